@@ -1,0 +1,220 @@
+// Package plugin owns kube-release's CI contract: the settings a pipeline hands
+// the step (PLUGIN_* environment variables), their validation, the Kubernetes
+// client configuration built from them, and the outputs the step leaves behind.
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Settings is everything a pipeline can set. Each field carries its full
+// environment name in its envconfig tag so that a grep for PLUGIN_NAMESPACE
+// finds it; desc feeds the README settings table. An empty value always means
+// "not set" (see Load), so a default applies even when a CI system passes an
+// omitted setting as the empty string.
+type Settings struct {
+	// Step is the deploy step to run; it may instead be the first command-line argument.
+	Step Step `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback or apply (or the first command-line argument)"`
+	// Namespace is the target namespace; it defaults to the kubeconfig context's namespace, else default.
+	Namespace string `envconfig:"PLUGIN_NAMESPACE" desc:"target namespace (default: the kubeconfig context's namespace, else default)"`
+	// Release names the deployment target; the release history objects are named after it.
+	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling and rollback"`
+	// Manifests are the files, directories and globs to deploy.
+	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories or globs, separated by commas or newlines; required for rolling and apply"`
+	// Timeout bounds the whole step, waiting for steady state included.
+	Timeout time.Duration `envconfig:"PLUGIN_TIMEOUT" default:"10m" desc:"how long the step may take, as a Go duration (e.g. 10m)"`
+
+	// Kubeconfig is the path of a kubeconfig file.
+	Kubeconfig string `envconfig:"PLUGIN_KUBECONFIG" desc:"path of a kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)"`
+	// KubeconfigData is a whole kubeconfig; it wins over every other source.
+	KubeconfigData Secret `envconfig:"PLUGIN_KUBECONFIG_DATA" desc:"kubeconfig content, as YAML or base64 of it (secret)"`
+	// Server is the API server URL, overriding the kubeconfig's or, with Token, used alone.
+	Server string `envconfig:"PLUGIN_SERVER" desc:"API server URL; with token it needs no kubeconfig"`
+	// Token is a bearer token for the API server.
+	Token Secret `envconfig:"PLUGIN_TOKEN" desc:"bearer token for the API server (secret)"`
+	// CertificateAuthorityData is the PEM of the CA that signed the API server's certificate.
+	CertificateAuthorityData string `envconfig:"PLUGIN_CERTIFICATE_AUTHORITY_DATA" desc:"base64 of the PEM CA certificate(s) that verify the API server"`
+	// InsecureSkipTLSVerify turns off verification of the API server's certificate.
+	InsecureSkipTLSVerify Bool `envconfig:"PLUGIN_INSECURE_SKIP_TLS_VERIFY" desc:"do not verify the API server's certificate (insecure)"`
+	// Context selects a kubeconfig context instead of the current one.
+	Context string `envconfig:"PLUGIN_CONTEXT" desc:"kubeconfig context to use (default: its current context)"`
+
+	// LogLevel is the most verbose level logged.
+	LogLevel string `envconfig:"PLUGIN_LOG_LEVEL" default:"info" desc:"log level: error, warn, info, debug or trace"`
+	// LogTimestamps prefixes log lines with the time, for CI systems that do not.
+	LogTimestamps Bool `envconfig:"PLUGIN_LOG_TIMESTAMPS" desc:"prefix log lines with a timestamp"`
+	// ResultsDir is where Tekton expects results, one file per output.
+	ResultsDir string `envconfig:"PLUGIN_RESULTS_DIR" desc:"Tekton results directory; each output is also written there as a file"`
+
+	// SkipDryRun applies without a server-side dry run first.
+	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, apply: skip the server-side dry run before applying"`
+	// SkipResourceVersioning keeps ConfigMap and Secret names unchanged.
+	SkipResourceVersioning Bool `envconfig:"PLUGIN_SKIP_RESOURCE_VERSIONING" desc:"rolling: do not suffix ConfigMap and Secret names with the release number"`
+	// FailFast gives up waiting as soon as a pod is stuck for FailFastAfter.
+	FailFast Bool `envconfig:"PLUGIN_FAIL_FAST" default:"true" desc:"rolling: stop waiting once a pod is stuck (image pull or crash loop)"`
+	// FailFastAfter is how long a pod may sit in ImagePullBackOff, CrashLoopBackOff and the like before the wait gives up.
+	FailFastAfter time.Duration `envconfig:"PLUGIN_FAIL_FAST_AFTER" default:"60s" desc:"rolling: how long a pod may be stuck before the wait gives up"`
+	// EnableDeclarativeRollback keeps one Secret of manifests per release instead of versioning config.
+	EnableDeclarativeRollback Bool `envconfig:"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK" desc:"rolling: store each release's manifests and roll back by re-applying them"`
+	// Pruning deletes objects of the previous release that the new one no longer has.
+	Pruning Bool `envconfig:"PLUGIN_PRUNING" desc:"rolling: delete objects of the previous release that are gone from the manifests"`
+
+	// ReleaseNumber is the release to roll back; 0 means the newest.
+	ReleaseNumber int `envconfig:"PLUGIN_RELEASE_NUMBER" desc:"rollback: number of the release to roll back (default: the newest)"`
+	// RollbackTo is the release to return to; 0 means the last successful one.
+	RollbackTo int `envconfig:"PLUGIN_ROLLBACK_TO" desc:"rollback: number of the release to return to (default: the last successful one)"`
+	// OnFirstFailure says what rollback does when the failed release has no successful one before it.
+	OnFirstFailure string `envconfig:"PLUGIN_ON_FIRST_FAILURE" default:"keep" desc:"rollback: with no earlier successful release, keep or delete the failed release's objects"`
+
+	// SkipSteadyStateCheck returns once applied, without waiting for workloads.
+	SkipSteadyStateCheck Bool `envconfig:"PLUGIN_SKIP_STEADY_STATE_CHECK" desc:"apply: do not wait for the applied workloads to become ready"`
+}
+
+// Step names a deploy step.
+type Step string
+
+// The known steps. Adding one: a constant here and a line in stepSpecs.
+const (
+	StepRolling  Step = "rolling"
+	StepRollback Step = "rollback"
+	StepApply    Step = "apply"
+)
+
+// stepSpec is what a step requires of the settings.
+type stepSpec struct {
+	step           Step
+	needsRelease   bool
+	needsManifests bool
+}
+
+// stepSpecs is a function, not a variable, so that no caller can change the
+// table under another.
+func stepSpecs() []stepSpec {
+	return []stepSpec{
+		{step: StepRolling, needsRelease: true, needsManifests: true},
+		{step: StepRollback, needsRelease: true},
+		{step: StepApply, needsManifests: true},
+	}
+}
+
+// KnownSteps returns the steps this build can run, in a stable order.
+func KnownSteps() []Step {
+	specs := stepSpecs()
+	steps := make([]Step, len(specs))
+	for i, spec := range specs {
+		steps[i] = spec.step
+	}
+	return steps
+}
+
+func lookupStep(step Step) (stepSpec, bool) {
+	for _, spec := range stepSpecs() {
+		if spec.step == step {
+			return spec, true
+		}
+	}
+	return stepSpec{}, false
+}
+
+func knownStepList() string {
+	steps := KnownSteps()
+	names := make([]string, len(steps))
+	for i, step := range steps {
+		names[i] = string(step)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Values of OnFirstFailure.
+const (
+	OnFirstFailureKeep   = "keep"
+	OnFirstFailureDelete = "delete"
+)
+
+// LogLevels returns the accepted values of LogLevel, least verbose first.
+func LogLevels() []string {
+	return []string{"error", "warn", "info", "debug", "trace"}
+}
+
+// DefaultSettings returns the settings with every default applied and nothing
+// else set, as Load gives them for an empty environment.
+func DefaultSettings() Settings {
+	var s Settings
+	for _, f := range settingFields() {
+		if f.def == "" {
+			continue
+		}
+		if err := decodeValue(f.value(&s), f.def); err != nil {
+			// A default that does not parse is a bug in the tags above, which
+			// the tests catch; failing loudly beats running with a zero value.
+			panic(fmt.Sprintf("plugin: default of %s: %v", f.env, err))
+		}
+	}
+	return s
+}
+
+// Bool is a boolean setting. CI systems and people write booleans many ways;
+// it accepts true/false, 1/0, yes/no and on/off, in any case.
+type Bool bool
+
+// Decode implements envconfig.Decoder.
+func (b *Bool) Decode(value string) error {
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case "true", "1", "yes", "on":
+		*b = true
+	case "false", "0", "no", "off":
+		*b = false
+	default:
+		return fmt.Errorf("want true or false (or 1/0, yes/no)")
+	}
+	return nil
+}
+
+// List is a list setting. Drone and Harness join a YAML list with commas,
+// while a Tekton param or a GitHub input is more naturally one item a line,
+// so both separate items; blanks around items and empty items are dropped.
+type List []string
+
+// Decode implements envconfig.Decoder.
+func (l *List) Decode(value string) error {
+	items := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '\n' })
+	out := make(List, 0, len(items))
+	for _, item := range items {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	if len(out) == 0 {
+		out = nil
+	}
+	*l = out
+	return nil
+}
+
+// Secret is a setting value that must never reach a log or an error. fmt and
+// encoders print it as [redacted], so logging the Settings by mistake leaks
+// nothing; convert with string(...) where the value is really needed.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String returns [redacted] for a set value, so a log shows that it is set.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// Format implements fmt.Formatter so that no verb (%s, %q, %x, %#v) prints the value.
+func (s Secret) Format(f fmt.State, _ rune) {
+	_, _ = io.WriteString(f, s.String())
+}
+
+// MarshalText keeps the value out of JSON and YAML dumps of the settings.
+func (s Secret) MarshalText() ([]byte, error) {
+	return []byte(s.String()), nil
+}
