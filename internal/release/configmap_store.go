@@ -1,0 +1,152 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ConfigMapStore keeps a legacy history: one ConfigMap named like the
+// release. Every change is a read-modify-write guarded by the ConfigMap's
+// resourceVersion and retried on conflict, so concurrent writers never lose
+// or duplicate a release. Keys, labels and annotations that others put on
+// the ConfigMap are kept.
+type ConfigMapStore struct {
+	client    kubernetes.Interface
+	namespace string
+	name      string
+	backoff   wait.Backoff
+	now       func() time.Time
+}
+
+// NewConfigMapStore returns the legacy store of release in namespace.
+func NewConfigMapStore(client kubernetes.Interface, namespace, release string) *ConfigMapStore {
+	return &ConfigMapStore{client: client, namespace: namespace, name: release, backoff: defaultBackoff(), now: nowUTC}
+}
+
+func (s *ConfigMapStore) object() string { return "configmap " + s.namespace + "/" + s.name }
+
+// List implements Store.
+func (s *ConfigMapStore) List(ctx context.Context) (History, error) {
+	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.object(), err)
+	}
+	return DecodeConfigMap(cm)
+}
+
+// Get implements Store.
+func (s *ConfigMapStore) Get(ctx context.Context, number int) (*Release, error) {
+	h, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r := h.Get(number); r != nil {
+		return r, nil
+	}
+	return nil, fmt.Errorf("%s: release %d: %w", s.object(), number, ErrNotFound)
+}
+
+// Create implements Store.
+func (s *ConfigMapStore) Create(ctx context.Context, r *Release) error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("%s: %w", s.object(), err)
+	}
+	created := r.Clone()
+	if created.Metadata.Created.IsZero() {
+		created.Metadata.Created = s.now()
+	}
+	err := s.modify(ctx, true, func(h History) (History, error) {
+		if h.Get(created.Number) != nil {
+			return nil, fmt.Errorf("%s: release %d: %w", s.object(), created.Number, ErrExists)
+		}
+		return append(h, created), nil
+	})
+	if err == nil {
+		r.Metadata.Created = created.Metadata.Created
+	}
+	return err
+}
+
+// Update implements Store.
+func (s *ConfigMapStore) Update(ctx context.Context, r *Release) error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("%s: %w", s.object(), err)
+	}
+	return s.modify(ctx, false, func(h History) (History, error) {
+		i := slices.IndexFunc(h, func(old *Release) bool { return old.Number == r.Number })
+		if i < 0 {
+			return nil, fmt.Errorf("%s: release %d: %w", s.object(), r.Number, ErrNotFound)
+		}
+		updated := r.Clone()
+		updated.harness = h[i].harness // as stored now, whoever wrote it
+		if updated.Metadata.Created.IsZero() {
+			updated.Metadata.Created = h[i].Metadata.Created
+		}
+		h[i] = updated
+		return h, nil
+	})
+}
+
+// Delete implements Store.
+func (s *ConfigMapStore) Delete(ctx context.Context, numbers ...int) error {
+	return s.modify(ctx, false, func(h History) (History, error) {
+		kept := slices.DeleteFunc(slices.Clone(h), func(r *Release) bool { return slices.Contains(numbers, r.Number) })
+		if len(kept) == len(h) {
+			return nil, nil // nothing to delete, nothing to write
+		}
+		return kept, nil
+	})
+}
+
+// modify reads the history, applies change and writes the result with the
+// resourceVersion it read, again from the start on a conflict. change
+// returns nil for "write nothing". Without a ConfigMap, create says whether
+// to create one (else change sees an empty history and nothing is written
+// but its error).
+func (s *ConfigMapStore) modify(ctx context.Context, create bool, change func(History) (History, error)) error {
+	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
+	return retryOn(ctx, s.backoff, retriable, func() error {
+		client := s.client.CoreV1().ConfigMaps(s.namespace)
+		cm, err := client.Get(ctx, s.name, metav1.GetOptions{})
+		exists := err == nil
+		switch {
+		case apierrors.IsNotFound(err):
+			cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.namespace}}
+		case err != nil:
+			return fmt.Errorf("%s: %w", s.object(), err)
+		}
+		h, err := DecodeConfigMap(cm)
+		if err != nil {
+			return err
+		}
+		h, err = change(h)
+		if err != nil || h == nil || (!exists && !create) {
+			return err
+		}
+		if err := EncodeConfigMap(cm, h); err != nil {
+			return err
+		}
+		if exists {
+			_, err = client.Update(ctx, cm, metav1.UpdateOptions{})
+		} else {
+			// Create fails with AlreadyExists when another writer created it
+			// first: read it again, like a conflict.
+			_, err = client.Create(ctx, cm, metav1.CreateOptions{})
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.object(), err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,497 @@
+package release
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// legacyVersion is the only version of the legacy history (ReleaseHistory.defaultVersion).
+const legacyVersion = "v1"
+
+// field is one key of a YAML mapping, kept verbatim.
+type field struct {
+	key   string
+	value *yaml.Node
+}
+
+// MarshalLegacy writes the legacy history YAML, newest release first, in
+// the layout of docs/semantics.md:
+//
+//	version: v1
+//	releases:
+//	- number: 45
+//	  status: Succeeded
+//	  resources:
+//	  - {kind: ConfigMap, name: web-config-45, namespace: default, versioned: true}
+//	  managedWorkloads:
+//	  - revision: "13"
+//	    workload: {kind: Deployment, name: web, namespace: default, versioned: false}
+//	  customWorkloads: []
+//	  resourcesWithSpec: []
+//
+// Harness's writer (YamlBeans) lays the same data out differently (sorted
+// keys, block mappings, revision in single quotes); both of Harness's
+// readers take either, because they bind by field name. A release's fields
+// that kube-release does not model follow, verbatim as read.
+func MarshalLegacy(h History) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("version: " + legacyVersion + "\n")
+	if len(h) == 0 {
+		b.WriteString("releases: []\n")
+		return b.Bytes(), nil
+	}
+	// Never write what UnmarshalLegacy would refuse to read back.
+	seen := map[int]bool{}
+	for _, r := range h {
+		if err := r.validate(); err != nil {
+			return nil, err
+		}
+		if seen[r.Number] {
+			return nil, fmt.Errorf("release %d: number appears twice", r.Number)
+		}
+		seen[r.Number] = true
+		for _, id := range r.Resources {
+			if id.Kind == "" || id.Name == "" {
+				return nil, fmt.Errorf("release %d: resource %q has no kind or no name", r.Number, id)
+			}
+		}
+		for _, w := range r.Workloads {
+			if w.ID.Kind == "" || w.ID.Name == "" {
+				return nil, fmt.Errorf("release %d: workload %q has no kind or no name", r.Number, w.ID)
+			}
+		}
+	}
+	b.WriteString("releases:\n")
+	for _, r := range NewHistory(h...) {
+		fmt.Fprintf(&b, "- number: %d\n", r.Number)
+		fmt.Fprintf(&b, "  status: %s\n", r.Status)
+		if len(r.Resources) == 0 {
+			b.WriteString("  resources: []\n")
+		} else {
+			b.WriteString("  resources:\n")
+			for _, id := range r.Resources {
+				b.WriteString("  - " + flowID(id) + "\n")
+			}
+		}
+		if len(r.Workloads) == 0 {
+			b.WriteString("  managedWorkloads: []\n")
+		} else {
+			b.WriteString("  managedWorkloads:\n")
+			for _, w := range r.Workloads {
+				// Harness's field is a String: a number here would not bind.
+				if w.Revision != "" {
+					b.WriteString("  - revision: " + strconv.Quote(w.Revision) + "\n")
+					b.WriteString("    workload: " + flowID(w.ID) + "\n")
+				} else {
+					b.WriteString("  - workload: " + flowID(w.ID) + "\n")
+				}
+			}
+		}
+		for _, f := range r.harness {
+			if err := writeField(&b, "  ", f); err != nil {
+				return nil, fmt.Errorf("release %d: %w", r.Number, err)
+			}
+		}
+		// Harness writes both as empty lists for a rolling deploy.
+		for _, name := range [...]string{"customWorkloads", "resourcesWithSpec"} {
+			if !slices.ContainsFunc(r.harness, func(f field) bool { return f.key == name }) {
+				b.WriteString("  " + name + ": []\n")
+			}
+		}
+	}
+	return b.Bytes(), nil
+}
+
+// flowID writes {kind: ..., name: ..., namespace: ..., versioned: ...}.
+// A missing namespace is left out, as Harness's writer leaves out nulls.
+func flowID(id ResourceID) string {
+	s := "{kind: " + scalar(id.Kind) + ", name: " + scalar(id.Name)
+	if id.Namespace != "" {
+		s += ", namespace: " + scalar(id.Namespace)
+	}
+	return s + ", versioned: " + strconv.FormatBool(id.Versioned) + "}"
+}
+
+// scalar writes s plain when every YAML 1.1 reader (Harness's SnakeYAML
+// and Jackson included) reads it back as that same string, else double
+// quoted. Object names and kinds are nearly always plain.
+func scalar(s string) string {
+	if plainSafe(s) {
+		return s
+	}
+	return strconv.Quote(s) // Go's escapes are all valid YAML escapes
+}
+
+func plainSafe(s string) bool {
+	if s == "" {
+		return false
+	}
+	letter := false
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9':
+		case (c == '-' || c == '.' || c == '_') && i > 0:
+		default:
+			return false
+		}
+	}
+	if !letter {
+		return false // 12, 1.5, 1-2-3: numbers or dates to some reader
+	}
+	switch strings.ToLower(s) {
+	case "true", "false", "yes", "no", "on", "off", "y", "n", "null":
+		return false
+	}
+	if _, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64); err == nil {
+		return false // 1e5, inf, nan
+	}
+	if _, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64); err == nil {
+		return false // 0x1f, 0o17
+	}
+	return true
+}
+
+// writeField writes one kept field under indent, in block style as yaml.v3
+// lays it out, so nested Harness data (customWorkloads with full specs)
+// round-trips.
+func writeField(b *bytes.Buffer, indent string, f field) error {
+	doc := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+		{Kind: yaml.ScalarNode, Tag: "!!str", Value: f.key}, f.value,
+	}}
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("field %s: %w", f.key, err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("field %s: %w", f.key, err)
+	}
+	for _, line := range strings.SplitAfter(out.String(), "\n") {
+		if strings.TrimSpace(line) != "" {
+			b.WriteString(indent)
+		}
+		b.WriteString(line)
+	}
+	return nil
+}
+
+// UnmarshalLegacy reads legacy history YAML, in kube-release's layout or in
+// the one Harness writes. Empty input is an empty history. Fields of a
+// release that kube-release does not model are kept (see MarshalLegacy);
+// unknown top-level keys are ignored, as Harness ignores them.
+func UnmarshalLegacy(data []byte) (History, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := deref(doc.Content[0])
+	if isNull(root) {
+		return nil, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the history is %s, not a mapping (line %d)", kindName(root), root.Line)
+	}
+	var releases *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		key, value := root.Content[i], deref(root.Content[i+1])
+		switch key.Value {
+		case "version":
+			if isNull(value) {
+				continue
+			}
+			if value.Kind != yaml.ScalarNode || value.Value != legacyVersion {
+				return nil, fmt.Errorf("version: %s is not %s, the only version kube-release reads (line %d)",
+					describe(value), legacyVersion, value.Line)
+			}
+		case "releases":
+			releases = value
+		}
+	}
+	if releases == nil || isNull(releases) {
+		return nil, nil
+	}
+	if releases.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("releases: %s is not a list (line %d)", describe(releases), releases.Line)
+	}
+	h := make(History, 0, len(releases.Content))
+	line := map[int]int{}
+	for i, item := range releases.Content {
+		r, err := decodeLegacyRelease(deref(item))
+		if err != nil {
+			return nil, fmt.Errorf("releases[%d]: %w", i, err)
+		}
+		if first, ok := line[r.Number]; ok {
+			return nil, fmt.Errorf("releases[%d]: number %d is also the number of the release on line %d (line %d)",
+				i, r.Number, first, item.Line)
+		}
+		line[r.Number] = item.Line
+		h = append(h, r)
+	}
+	h.sort()
+	return h, nil
+}
+
+func decodeLegacyRelease(n *yaml.Node) (*Release, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s is not a mapping (line %d)", describe(n), n.Line)
+	}
+	r := &Release{}
+	var haveNumber, haveStatus bool
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i].Value, deref(n.Content[i+1])
+		var err error
+		switch key {
+		case "number":
+			haveNumber = true
+			r.Number, err = releaseNumber(value)
+		case "status":
+			haveStatus = !isNull(value)
+			r.Status, err = status(value)
+		case "resources":
+			r.Resources, err = resourceIDs(value)
+		case "managedWorkloads":
+			r.Workloads, err = workloads(value)
+		case "customWorkloads", "resourcesWithSpec":
+			// Empty, they are what MarshalLegacy writes anyway; only
+			// Harness's content is worth keeping.
+			if !isNull(value) && (value.Kind != yaml.SequenceNode || len(value.Content) > 0) {
+				r.harness = append(r.harness, field{key: key, value: n.Content[i+1]})
+			}
+		default:
+			r.harness = append(r.harness, field{key: key, value: n.Content[i+1]})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if !haveNumber {
+		return nil, fmt.Errorf("number is missing (line %d)", n.Line)
+	}
+	if !haveStatus {
+		return nil, fmt.Errorf("release %d: status is missing (line %d)", r.Number, n.Line)
+	}
+	// Harness wrote one managed workload per release before it wrote a list;
+	// reading it as the list lets kube-release roll such a release back.
+	if len(r.Workloads) == 0 {
+		w, err := singleWorkload(r.harness)
+		if err != nil {
+			return nil, fmt.Errorf("release %d: %w", r.Number, err)
+		}
+		if w != nil {
+			r.Workloads = []Workload{*w}
+		}
+	}
+	return r, nil
+}
+
+func singleWorkload(fields []field) (*Workload, error) {
+	var w Workload
+	found := false
+	for _, f := range fields {
+		value := deref(f.value)
+		switch f.key {
+		case "managedWorkload":
+			if isNull(value) {
+				continue
+			}
+			id, err := resourceID(value)
+			if err != nil {
+				return nil, fmt.Errorf("managedWorkload: %w", err)
+			}
+			w.ID, found = id, true
+		case "managedWorkloadRevision":
+			rev, err := optionalString(value)
+			if err != nil {
+				return nil, fmt.Errorf("managedWorkloadRevision: %w", err)
+			}
+			w.Revision = rev
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	return &w, nil
+}
+
+func releaseNumber(n *yaml.Node) (int, error) {
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		if v, err := strconv.Atoi(n.Value); err == nil && v >= 1 {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("%s is not a release number (line %d)", describe(n), n.Line)
+}
+
+func status(n *yaml.Node) (Status, error) {
+	if isNull(n) {
+		return "", nil // reported as missing by the caller
+	}
+	if n.Kind == yaml.ScalarNode {
+		if s := Status(n.Value); s.valid() {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not %s, %s or %s (line %d)", describe(n), InProgress, Succeeded, Failed, n.Line)
+}
+
+func resourceIDs(n *yaml.Node) ([]ResourceID, error) {
+	if isNull(n) || (n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s is not a list (line %d)", describe(n), n.Line)
+	}
+	ids := make([]ResourceID, 0, len(n.Content))
+	for i, item := range n.Content {
+		id, err := resourceID(deref(item))
+		if err != nil {
+			return nil, fmt.Errorf("[%d]: %w", i, err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func resourceID(n *yaml.Node) (ResourceID, error) {
+	var id ResourceID
+	if n.Kind != yaml.MappingNode {
+		return id, fmt.Errorf("%s is not a mapping (line %d)", describe(n), n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, value := n.Content[i].Value, deref(n.Content[i+1])
+		var err error
+		switch key {
+		case "kind":
+			id.Kind, err = optionalString(value)
+		case "name":
+			id.Name, err = optionalString(value)
+		case "namespace":
+			id.Namespace, err = optionalString(value)
+		case "versioned":
+			id.Versioned, err = optionalBool(value)
+		}
+		if err != nil {
+			return id, fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	if id.Kind == "" {
+		return id, fmt.Errorf("kind is missing (line %d)", n.Line)
+	}
+	if id.Name == "" {
+		return id, fmt.Errorf("name is missing (line %d)", n.Line)
+	}
+	return id, nil
+}
+
+func workloads(n *yaml.Node) ([]Workload, error) {
+	if isNull(n) || (n.Kind == yaml.SequenceNode && len(n.Content) == 0) {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%s is not a list (line %d)", describe(n), n.Line)
+	}
+	ws := make([]Workload, 0, len(n.Content))
+	for i, item := range n.Content {
+		item = deref(item)
+		if item.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("[%d]: %s is not a mapping (line %d)", i, describe(item), item.Line)
+		}
+		var w Workload
+		found := false
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			key, value := item.Content[j].Value, deref(item.Content[j+1])
+			var err error
+			switch key {
+			case "workload":
+				found = !isNull(value)
+				if found {
+					w.ID, err = resourceID(value)
+				}
+			case "revision":
+				w.Revision, err = optionalString(value)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("[%d].%s: %w", i, key, err)
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("[%d]: workload is missing (line %d)", i, item.Line)
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
+func optionalString(n *yaml.Node) (string, error) {
+	if isNull(n) {
+		return "", nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", fmt.Errorf("%s is not a string (line %d)", describe(n), n.Line)
+	}
+	return n.Value, nil
+}
+
+func optionalBool(n *yaml.Node) (bool, error) {
+	if isNull(n) {
+		return false, nil
+	}
+	if n.Kind == yaml.ScalarNode {
+		switch strings.ToLower(n.Value) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("%s is not true or false (line %d)", describe(n), n.Line)
+}
+
+// deref follows an alias to the node it names.
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n == nil || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a scalar"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "empty"
+}
+
+// describe quotes a scalar, or names the kind of anything else.
+func describe(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		if isNull(n) {
+			return "null"
+		}
+		return strconv.Quote(n.Value)
+	}
+	return kindName(n)
+}

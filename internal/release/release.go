@@ -1,0 +1,195 @@
+// Package release is kube-release's release model and the two on-cluster
+// history formats it shares with Harness CD, so a team can move between
+// Harness's delegate and kube-release in either direction and keep its
+// history and its rollbacks:
+//
+//   - legacy: one ConfigMap named like the release, whose key releaseHistory
+//     holds every release as YAML (gzip, then standard base64);
+//   - declarative: one Secret per release, harness.release.<release>.<n>,
+//     whose key release holds the gzip of the release's rendered manifests.
+//
+// The history rules (numbering, last successful release, cleanup) are pure
+// functions of History. Storage sits behind Store, after Helm's
+// pkg/storage/driver: ConfigMapStore, SecretStore and MemoryStore.
+//
+// testdata/README.md records what Harness's own code writes and reads, and
+// why kube-release keeps its extra per-release metadata where it does.
+package release
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Status is the state of a release. Harness knows exactly these three
+// (IK8sRelease.Status); anything else on the cluster is rejected on read.
+type Status string
+
+// The statuses of a release.
+const (
+	InProgress Status = "InProgress"
+	Succeeded  Status = "Succeeded"
+	Failed     Status = "Failed"
+)
+
+func (s Status) valid() bool {
+	return s == InProgress || s == Succeeded || s == Failed
+}
+
+// ResourceID names an object of a release, as Harness records it
+// (KubernetesResourceId). Versioned marks a ConfigMap or Secret renamed
+// <name>-<release number>: cleanup deletes those of dropped releases.
+type ResourceID struct {
+	Kind      string
+	Name      string
+	Namespace string
+	Versioned bool
+}
+
+// String reads like the rest of kube-release's messages: "Deployment default/web".
+func (id ResourceID) String() string {
+	if id.Namespace == "" {
+		return id.Kind + " " + id.Name
+	}
+	return id.Kind + " " + id.Namespace + "/" + id.Name
+}
+
+// Workload is a managed workload of a release and the rollout revision it
+// reached (the revision a rollback undoes to, as with
+// kubectl rollout undo --to-revision).
+type Workload struct {
+	ID       ResourceID
+	Revision string
+}
+
+// ObjectRef names an object completely enough to delete it. ResourceID has
+// no API version because Harness's format has none; kube-release's own
+// metadata does.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+func (o ObjectRef) String() string {
+	if o.Namespace == "" {
+		return o.Kind + " " + o.Name
+	}
+	return o.Kind + " " + o.Namespace + "/" + o.Name
+}
+
+// Pipeline says which CI run made a release.
+type Pipeline struct {
+	Repository string `json:"repository,omitempty"`
+	Branch     string `json:"branch,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+	Build      string `json:"build,omitempty"`
+	BuildLink  string `json:"buildLink,omitempty"`
+	// Event is what started the run (push, tag, pull_request, cron, ...).
+	Event string `json:"event,omitempty"`
+	// Actor is who started it.
+	Actor string `json:"actor,omitempty"`
+}
+
+// Metadata is what kube-release records about a release beyond Harness's
+// format. Harness neither writes nor reads it: a history written by Harness
+// has none, and Harness keeps it untouched (see testdata/README.md).
+type Metadata struct {
+	Created  time.Time `json:"created,omitzero"`
+	Pipeline Pipeline  `json:"pipeline,omitzero"`
+	// FailureReason is a short cause for a Failed release, for example
+	// "interrupted" or "ProgressDeadlineExceeded".
+	FailureReason string   `json:"failureReason,omitempty"`
+	Images        []string `json:"images,omitempty"`
+	// CreatedObjects are the objects this release created (they did not
+	// exist before it): what on_first_failure: delete removes.
+	CreatedObjects []ObjectRef `json:"createdObjects,omitempty"`
+}
+
+// IsZero reports whether m records nothing.
+func (m Metadata) IsZero() bool {
+	return m.Created.IsZero() && m.Pipeline == (Pipeline{}) && m.FailureReason == "" &&
+		len(m.Images) == 0 && len(m.CreatedObjects) == 0
+}
+
+// Release is one deployment of a release name.
+type Release struct {
+	Number int
+	Status Status
+	// Resources are the objects of the release. Legacy: as recorded.
+	// Declarative: read from Manifests.
+	Resources []ResourceID
+	// Workloads are the managed workloads and their revisions (legacy only).
+	Workloads []Workload
+	// Manifests is the multi-document YAML of every rendered manifest
+	// (declarative only; see JoinManifests).
+	Manifests []byte
+	Metadata  Metadata
+
+	// harness holds the fields of a legacy release that kube-release does
+	// not model (customWorkloads, resourcesWithSpec, bgEnvironment, ...),
+	// verbatim, so rewriting a history Harness wrote loses none of them.
+	harness []field
+}
+
+// Clone returns a deep copy of r.
+func (r *Release) Clone() *Release {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.Resources = slices.Clone(r.Resources)
+	c.Workloads = slices.Clone(r.Workloads)
+	c.Manifests = slices.Clone(r.Manifests)
+	c.Metadata.Images = slices.Clone(r.Metadata.Images)
+	c.Metadata.CreatedObjects = slices.Clone(r.Metadata.CreatedObjects)
+	c.harness = slices.Clone(r.harness) // the nodes are never modified in place
+	return &c
+}
+
+func (r *Release) validate() error {
+	if r == nil {
+		return errors.New("release is nil")
+	}
+	if r.Number < 1 {
+		return fmt.Errorf("release number %d: must be 1 or more", r.Number)
+	}
+	if !r.Status.valid() {
+		return fmt.Errorf("release %d: status %q is not %s, %s or %s", r.Number, r.Status, InProgress, Succeeded, Failed)
+	}
+	return nil
+}
+
+// Sentinel errors of the stores, mapped from API errors at the edge.
+var (
+	// ErrNotFound: no release with that number.
+	ErrNotFound = errors.New("release not found")
+	// ErrExists: the release number is taken; another writer won the race.
+	ErrExists = errors.New("release number already taken")
+	// ErrCorrupt: the stored history cannot be read (see CorruptError).
+	ErrCorrupt = errors.New("release history is corrupt")
+	// ErrTooLarge: the object to write would exceed MaxObjectSize; nothing
+	// was written.
+	ErrTooLarge = errors.New("too large")
+)
+
+// CorruptError says which stored object cannot be read, why, and how to
+// repair it. errors.Is(err, ErrCorrupt) holds for it.
+type CorruptError struct {
+	// Object is the stored object: "configmap default/web".
+	Object string
+	// Part is the part of it that is wrong: "key releaseHistory".
+	Part string
+	Err  error
+	// Repair tells the user what to do.
+	Repair string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s: %s: %v; %s", e.Object, e.Part, e.Err, e.Repair)
+}
+
+func (e *CorruptError) Unwrap() []error { return []error{ErrCorrupt, e.Err} }
