@@ -1,0 +1,422 @@
+// Package apply applies objects with server-side apply, in dependency
+// order, and deletes them in the reverse order.
+//
+// Each object costs exactly one PATCH: what happened to it is read from the
+// response, not from a GET before or after. A new object answers 201; an
+// existing one 200 with its resourceVersion unchanged when the apply changed
+// nothing. The old resourceVersion comes from a preceding dry run, which
+// answers (measured against kube-apiserver v1.34.4):
+//   - for a new object: 201, an empty resourceVersion, and a made-up uid and
+//     creationTimestamp that differ on every dry run;
+//   - for an existing object: 200 and the live object's resourceVersion,
+//     whether or not the apply would change it.
+//
+// So a dry run tells new from existing but not changed from unchanged; the
+// real apply that follows tells all three (see Options.Baseline).
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+
+	"github.com/kube-release/kube-release/internal/kube"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+)
+
+// FieldManager is the default field manager of every apply.
+const FieldManager = "kube-release"
+
+// Config configures an Applier. The zero value is the default.
+type Config struct {
+	// FieldManager owns the applied fields; default FieldManager.
+	FieldManager string
+	// Concurrency bounds the parallel requests of one stage; default 8.
+	Concurrency int
+	// Retry bounds the retries of transient failures.
+	Retry Retry
+	// CRDTimeout bounds the wait for applied CustomResourceDefinitions to
+	// become Established; default 1 minute. The context still applies.
+	CRDTimeout time.Duration
+	// WaitForCRDs replaces the wait for applied CustomResourceDefinitions
+	// (the server's responses); it runs before the kinds they define are
+	// mapped. Nil: WaitEstablished on each, bounded by CRDTimeout.
+	WaitForCRDs func(ctx context.Context, crds []*unstructured.Unstructured) error
+}
+
+// Applier applies and deletes objects. It is safe for concurrent use.
+type Applier struct {
+	clients     *kube.Clients
+	rest        rest.Interface
+	manager     string
+	concurrency int
+	retry       Retry
+	crdTimeout  time.Duration
+	waitForCRDs func(ctx context.Context, crds []*unstructured.Unstructured) error
+}
+
+// New returns an Applier for the clients' cluster. It makes no request.
+func New(clients *kube.Clients, cfg Config) (*Applier, error) {
+	// The dynamic client hides the status code that tells created from
+	// configured, so applies go through a REST client configured as the
+	// dynamic client is: JSON in and out, any group and version.
+	rc := dynamic.ConfigFor(clients.Config)
+	rc.ContentType = "application/json"
+	rc.AcceptContentTypes = "application/json"
+	client, err := rest.UnversionedRESTClientFor(rc)
+	if err != nil {
+		return nil, fmt.Errorf("apply client: %w", err)
+	}
+	a := &Applier{
+		clients:     clients,
+		rest:        client,
+		manager:     cfg.FieldManager,
+		concurrency: cfg.Concurrency,
+		retry:       cfg.Retry.withDefaults(),
+		crdTimeout:  cfg.CRDTimeout,
+		waitForCRDs: cfg.WaitForCRDs,
+	}
+	if a.manager == "" {
+		a.manager = FieldManager
+	}
+	if a.concurrency <= 0 {
+		a.concurrency = 8
+	}
+	if a.crdTimeout <= 0 {
+		a.crdTimeout = time.Minute
+	}
+	if a.waitForCRDs == nil {
+		a.waitForCRDs = a.waitEstablished
+	}
+	return a, nil
+}
+
+// Options are the options of one Apply.
+type Options struct {
+	// DryRun validates and defaults every object on the server
+	// (dryRun=All) without persisting anything, and reports every failure,
+	// not only the first stage's. Objects that need a Namespace or a
+	// CustomResourceDefinition of the same set that does not exist yet
+	// cannot be checked; they are listed in Result.Skipped. Changes report
+	// created for new objects and configured for existing ones, changed or
+	// not: only the real apply can tell.
+	DryRun bool
+	// Baseline is the result of a dry run of the same objects run just
+	// before a real apply. An object whose resourceVersion has not moved
+	// since is reported unchanged; without a baseline an existing object is
+	// reported configured, as telling would cost a GET per object.
+	Baseline *Result
+}
+
+// Apply applies objs with server-side apply, forcing conflicts, stage by
+// stage in the order of Order. The objects of a stage are applied in
+// parallel; a real apply stops after the first stage with a failure, whose
+// failures it all reports as *ObjectError values joined by errors.Join.
+// After the CustomResourceDefinitions it waits until they are Established
+// and resets the RESTMapper, so custom resources of the set resolve.
+// The Result holds what was applied, also when an error is returned.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*Result, error) {
+	r := newRun(a, objs, opts)
+	res := &Result{}
+	var dryRunErrs []error
+	for _, st := range stages(objs) {
+		if err := ctx.Err(); err != nil {
+			return res, errors.Join(append(dryRunErrs, err)...)
+		}
+		outs := make([]outcome, len(st.objs))
+		a.parallel(len(st.objs), func(i int) { outs[i] = r.apply(ctx, st.objs[i]) })
+		var errs []error
+		var changes []Change
+		for _, o := range outs {
+			switch {
+			case o.err != nil:
+				errs = append(errs, o.err)
+			case o.skip != nil:
+				res.Skipped = append(res.Skipped, *o.skip)
+			default:
+				changes = append(changes, o.change)
+			}
+		}
+		res.Changes = append(res.Changes, changes...)
+		if opts.DryRun {
+			r.learn(st.stage, st.objs, outs)
+			dryRunErrs = append(dryRunErrs, errs...)
+			continue
+		}
+		if len(errs) > 0 {
+			return res, errors.Join(errs...)
+		}
+		if st.stage == stageCRDs {
+			if err := a.crdsReady(ctx, changes); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, errors.Join(dryRunErrs...)
+}
+
+// crdsReady waits for applied CRDs and makes their kinds resolvable.
+func (a *Applier) crdsReady(ctx context.Context, changes []Change) error {
+	crds := make([]*unstructured.Unstructured, len(changes))
+	changed := false
+	for i, c := range changes {
+		crds[i] = c.Object
+		changed = changed || c.Action != Unchanged
+	}
+	if err := a.waitForCRDs(ctx, crds); err != nil {
+		return err
+	}
+	// The mapper caches discovery from before the CRDs; an unchanged set of
+	// CRDs spares the rediscovery.
+	if !changed {
+		return nil
+	}
+	a.clients.Mapper.Reset()
+	// Discovery can lag a moment behind Established: wait here, once for
+	// each kind, rather than in every custom resource's apply.
+	return a.retry.do(ctx, func() error {
+		var errs []error
+		for _, crd := range crds {
+			gk, _ := definedKind(crd)
+			for _, v := range servedVersions(crd) {
+				_, err := a.clients.Mapper.RESTMapping(gk, v)
+				if meta.IsNoMatchError(err) {
+					a.clients.Mapper.Reset()
+					return retryableError{&ObjectError{Ref: RefOf(crd), Err: fmt.Errorf("version %s not in discovery: %w", v, err)}}
+				}
+				if err != nil {
+					errs = append(errs, &ObjectError{Ref: RefOf(crd), Err: err})
+				}
+			}
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// servedVersions lists the versions a CRD serves.
+func servedVersions(crd *unstructured.Unstructured) []string {
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	var out []string
+	for _, v := range versions {
+		m, _ := v.(map[string]any)
+		if name, _ := m["name"].(string); name != "" && m["served"] == true {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func (a *Applier) parallel(n int, fn func(i int)) {
+	sem := make(chan struct{}, a.concurrency)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			fn(i)
+		})
+	}
+	wg.Wait()
+}
+
+// outcome is the result of one object: exactly one field is set.
+type outcome struct {
+	change Change
+	skip   *Skip
+	err    error
+}
+
+// run is the state of one Apply.
+type run struct {
+	a    *Applier
+	opts Options
+	// baseline maps existing objects to their resourceVersion in the dry run.
+	baseline map[Ref]string
+	// setNamespaces and setKinds are the Namespaces and the kinds of the
+	// CRDs (to the CRD's name) in the set.
+	setNamespaces map[string]bool
+	setKinds      map[schema.GroupKind]string
+	// newNamespaces and newKinds are those a dry run found not to exist
+	// yet. Written between stages only.
+	newNamespaces map[string]bool
+	newKinds      map[schema.GroupKind]string
+}
+
+func newRun(a *Applier, objs []*unstructured.Unstructured, opts Options) *run {
+	r := &run{
+		a:             a,
+		opts:          opts,
+		baseline:      map[Ref]string{},
+		setNamespaces: map[string]bool{},
+		setKinds:      map[schema.GroupKind]string{},
+		newNamespaces: map[string]bool{},
+		newKinds:      map[schema.GroupKind]string{},
+	}
+	if opts.Baseline != nil && !opts.DryRun {
+		for _, c := range opts.Baseline.Changes {
+			if c.Action != Created && c.Object != nil {
+				r.baseline[c.Ref] = c.Object.GetResourceVersion()
+			}
+		}
+	}
+	for _, obj := range objs {
+		switch obj.GroupVersionKind().GroupKind() {
+		case schema.GroupKind{Group: groupCore, Kind: kindNamespace}:
+			r.setNamespaces[obj.GetName()] = true
+		case schema.GroupKind{Group: groupExtensions, Kind: kindCRD}:
+			if gk, ok := definedKind(obj); ok {
+				r.setKinds[gk] = obj.GetName()
+			}
+		}
+	}
+	return r
+}
+
+// definedKind is the kind a CustomResourceDefinition defines.
+func definedKind(crd *unstructured.Unstructured) (schema.GroupKind, bool) {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	return schema.GroupKind{Group: group, Kind: kind}, kind != ""
+}
+
+// learn records, after a dry-run stage, which Namespaces and CRDs of the
+// set are new, so their dependents are skipped without a request.
+func (r *run) learn(st stage, objs []*unstructured.Unstructured, outs []outcome) {
+	for i, o := range outs {
+		if o.err != nil || o.skip != nil || o.change.Action != Created {
+			continue
+		}
+		switch st {
+		case stageNamespaces:
+			r.newNamespaces[objs[i].GetName()] = true
+		case stageCRDs:
+			if gk, ok := definedKind(objs[i]); ok {
+				r.newKinds[gk] = objs[i].GetName()
+			}
+		}
+	}
+}
+
+// apply applies one object.
+func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome {
+	a := r.a
+	ref := RefOf(obj)
+	gvk := obj.GroupVersionKind()
+	fail := func(err error) outcome {
+		return outcome{err: &ObjectError{Ref: ref, Err: scrub(err, secretValues(obj))}}
+	}
+	skip := func(reason string) outcome { return outcome{skip: &Skip{Ref: ref, Reason: reason}} }
+	crd, kindInSet := r.setKinds[gvk.GroupKind()]
+	if name, ok := r.newKinds[gvk.GroupKind()]; ok {
+		return skip(kindCRD + " " + name + " is created by the same set")
+	}
+
+	var mapping *meta.RESTMapping
+	err := a.retry.do(ctx, func() error {
+		m, err := a.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if meta.IsNoMatchError(err) && kindInSet && !r.opts.DryRun {
+			// Discovery can lag behind Established for a moment.
+			a.clients.Mapper.Reset()
+			return retryableError{err}
+		}
+		mapping = m
+		return err
+	})
+	if err != nil {
+		if meta.IsNoMatchError(err) && kindInSet && r.opts.DryRun {
+			return skip(kindCRD + " " + crd + " of the same set does not serve this version yet")
+		}
+		return fail(err)
+	}
+
+	namespaced := mapping.Scope.Name() == meta.RESTScopeNameNamespace
+	switch {
+	case namespaced && ref.Namespace == "":
+		return fail(errors.New("namespaced object has no namespace"))
+	case !namespaced && ref.Namespace != "":
+		// The API refuses a cluster-scoped object that names a namespace.
+		obj = obj.DeepCopy()
+		obj.SetNamespace("")
+		ref.Namespace = ""
+	}
+	if r.opts.DryRun && namespaced && r.newNamespaces[ref.Namespace] {
+		return skip(kindNamespace + " " + ref.Namespace + " is created by the same set")
+	}
+
+	body, err := obj.MarshalJSON()
+	if err != nil {
+		return fail(err)
+	}
+	var code int
+	var raw []byte
+	err = a.retry.do(ctx, func() error {
+		req := a.rest.Patch(types.ApplyPatchType).
+			AbsPath(resourcePath(mapping, ref.Namespace, ref.Name)).
+			Param("fieldManager", a.manager).
+			Param("force", "true").
+			Body(body).
+			// Retries are ours, so each is counted and bounded once.
+			MaxRetries(0)
+		if r.opts.DryRun {
+			req = req.Param("dryRun", "All")
+		}
+		res := req.Do(ctx).StatusCode(&code)
+		if err := res.Error(); err != nil {
+			return err
+		}
+		raw, _ = res.Raw()
+		return nil
+	})
+	if err != nil {
+		if r.opts.DryRun && namespaceMissing(err, ref.Namespace) && r.setNamespaces[ref.Namespace] {
+			return skip(kindNamespace + " " + ref.Namespace + " is created by the same set")
+		}
+		return fail(err)
+	}
+	out := &unstructured.Unstructured{}
+	if err := out.UnmarshalJSON(raw); err != nil {
+		return fail(fmt.Errorf("decoding the response: %w", err))
+	}
+
+	action := Configured
+	if code == http.StatusCreated {
+		action = Created
+	} else if rv, ok := r.baseline[ref]; ok && rv != "" && rv == out.GetResourceVersion() {
+		action = Unchanged
+	}
+	return outcome{change: Change{Ref: ref, Action: action, Object: out}}
+}
+
+// namespaceMissing tells whether err is the API's answer for an object in a
+// namespace that does not exist.
+func namespaceMissing(err error, namespace string) bool {
+	var status apierrors.APIStatus
+	if namespace == "" || !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Kind == "namespaces" && d.Name == namespace
+}
+
+// resourcePath is the URL path of an object, as the dynamic client builds it.
+func resourcePath(m *meta.RESTMapping, namespace, name string) string {
+	gv := m.Resource.GroupVersion()
+	segs := []string{"/apis", gv.Group, gv.Version}
+	if gv.Group == "" {
+		segs = []string{"/api", gv.Version}
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		segs = append(segs, "namespaces", namespace)
+	}
+	return path.Join(append(segs, m.Resource.Resource, name)...)
+}

@@ -1,0 +1,120 @@
+package apply
+
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Ref identifies an object.
+type Ref struct {
+	// Group is the API group; "" is the core group. Delete also accepts ""
+	// for a kind of another group when the kind alone is unambiguous, as
+	// release histories record only kind, namespace and name.
+	Group     string
+	Kind      string
+	Namespace string // empty for cluster-scoped objects
+	Name      string
+}
+
+// RefOf returns the reference of an object.
+func RefOf(obj *unstructured.Unstructured) Ref {
+	return Ref{
+		Group:     obj.GroupVersionKind().Group,
+		Kind:      obj.GetKind(),
+		Namespace: obj.GetNamespace(),
+		Name:      obj.GetName(),
+	}
+}
+
+// GroupKind returns the reference's group and kind.
+func (r Ref) GroupKind() schema.GroupKind { return schema.GroupKind{Group: r.Group, Kind: r.Kind} }
+
+// String formats the reference as Flux does in change sets:
+// Deployment/default/web, or ClusterRole/admin for a cluster-scoped object.
+func (r Ref) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// subject is how errors name the object: Deployment default/web.
+func (r Ref) subject() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Action is what applying or deleting did to an object.
+type Action string
+
+const (
+	// Created: the object did not exist.
+	Created Action = "created"
+	// Configured: the object existed and was changed, or existed and no dry
+	// run told what it looked like before (see Options.Baseline).
+	Configured Action = "configured"
+	// Unchanged: the object existed and the apply did not change it.
+	Unchanged Action = "unchanged"
+	// Deleted: Delete removed the object.
+	Deleted Action = "deleted"
+)
+
+// Change is one entry of a change set.
+type Change struct {
+	Ref    Ref
+	Action Action
+	// Object is the API server's response: the object as applied (for a dry
+	// run, as it would be), with its uid, resourceVersion and generation.
+	// Nil for deletions.
+	Object *unstructured.Unstructured
+}
+
+// String formats the change as Flux does: Deployment/default/web configured.
+func (c Change) String() string { return c.Ref.String() + " " + string(c.Action) }
+
+// Skip is an object a dry run could not check.
+type Skip struct {
+	Ref Ref
+	// Reason names the Namespace or CustomResourceDefinition of the same
+	// set that does not exist yet.
+	Reason string
+}
+
+// String formats the skip for a debug log line.
+func (s Skip) String() string { return s.Ref.String() + " skipped: " + s.Reason }
+
+// Result is the outcome of Apply.
+type Result struct {
+	// Changes has one entry per applied object, in apply order. After an
+	// error it holds the objects applied before the failure.
+	Changes []Change
+	// Skipped lists what a dry run could not check because a Namespace or
+	// CustomResourceDefinition it needs is part of the same set and does not
+	// exist yet. Always empty for a real apply.
+	Skipped []Skip
+}
+
+// String formats the change set one entry per line.
+func (r *Result) String() string {
+	var b strings.Builder
+	for _, c := range r.Changes {
+		b.WriteString(c.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// ObjectError is the failure of one object. Its message names the object
+// first: Deployment default/web: <the API's message>.
+type ObjectError struct {
+	Ref Ref
+	Err error
+}
+
+func (e *ObjectError) Error() string { return e.Ref.subject() + ": " + e.Err.Error() }
+
+func (e *ObjectError) Unwrap() error { return e.Err }

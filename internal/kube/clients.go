@@ -1,0 +1,50 @@
+// Package kube bundles the Kubernetes clients a step needs, built once from
+// one rest.Config, so every package shares one discovery pass and one
+// RESTMapper instead of each asking the API server again.
+package kube
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// Clients are the clients of one cluster.
+type Clients struct {
+	Config    *rest.Config
+	Typed     kubernetes.Interface
+	Dynamic   dynamic.Interface
+	Discovery discovery.CachedDiscoveryInterface
+	// Mapper maps kinds to resources lazily, from the cached discovery.
+	// Reset it after creating CRDs so their kinds become known.
+	Mapper meta.ResettableRESTMapper
+}
+
+// NewClients builds the clients. It makes no request: discovery happens on
+// the first mapping.
+func NewClients(cfg *rest.Config) (*Clients, error) {
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	// The typed clientset's discovery shares its HTTP client; caching it in
+	// memory makes all of a run's lookups cost one aggregated discovery call.
+	cached := memory.NewMemCacheClient(typed.Discovery())
+	return &Clients{
+		Config:    cfg,
+		Typed:     typed,
+		Dynamic:   dyn,
+		Discovery: cached,
+		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
+	}, nil
+}
