@@ -1,0 +1,201 @@
+package rollout
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// failFastReasons are the container waiting reasons that do not go away on
+// their own: a pod in one of them for long enough means the rollout will
+// not finish, so waiting out the timeout only delays the pipeline.
+var failFastReasons = map[string]bool{
+	"ImagePullBackOff":           true,
+	"ErrImagePull":               true,
+	"CrashLoopBackOff":           true,
+	"InvalidImageName":           true,
+	"CreateContainerConfigError": true,
+}
+
+// containerIssue is one container that keeps its pod from being ready.
+type containerIssue struct {
+	container string // "container app" or "init container setup"
+	reason    string // the waiting or terminated reason, e.g. ImagePullBackOff
+	message   string
+	text      string // what the progress line says after "pod <name>: "
+}
+
+// podIssues explains why a pod is not ready, most specific first: the
+// containers' waiting and failed states, then the pod's conditions
+// (Unschedulable, ContainersNotReady), then its phase. A ready or finished
+// pod has none.
+func podIssues(pod *corev1.Pod) []string {
+	if podDone(pod) {
+		return nil
+	}
+	var lines []string
+	for _, ci := range containerIssues(pod) {
+		lines = append(lines, ci.text)
+	}
+	if len(lines) > 0 {
+		return lines
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			return []string{joinReason("not scheduled", c.Reason, c.Message)}
+		}
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+			return []string{joinReason("not ready", c.Reason, c.Message)}
+		}
+	}
+	if pod.Status.Phase == "" {
+		return []string{"not yet seen by a node"}
+	}
+	return []string{"not ready: phase " + string(pod.Status.Phase)}
+}
+
+// podDone reports whether a pod needs no explanation: it is ready, or it
+// has succeeded (a Job's pod).
+func podDone(pod *corev1.Pod) bool {
+	if pod.Status.Phase == corev1.PodSucceeded {
+		return true
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// containerIssues lists the containers of a pod that are waiting with a
+// reason, have failed, or run without being ready; init containers first,
+// as they block the others.
+func containerIssues(pod *corev1.Pod) []containerIssue {
+	var out []containerIssue
+	for _, cs := range pod.Status.InitContainerStatuses {
+		if ci, ok := containerIssueOf("init container", cs, true); ok {
+			out = append(out, ci)
+		}
+	}
+	for _, cs := range pod.Status.ContainerStatuses {
+		if ci, ok := containerIssueOf("container", cs, false); ok {
+			out = append(out, ci)
+		}
+	}
+	return out
+}
+
+func containerIssueOf(what string, cs corev1.ContainerStatus, init bool) (containerIssue, bool) {
+	ci := containerIssue{container: what + " " + cs.Name}
+	switch {
+	case cs.State.Waiting != nil:
+		w := cs.State.Waiting
+		if w.Reason == "" {
+			return ci, false
+		}
+		ci.reason, ci.message = w.Reason, w.Message
+		ci.text = joinReason(ci.container+" waiting", w.Reason, w.Message)
+		if t := cs.LastTerminationState.Terminated; t != nil && (w.Reason == "CrashLoopBackOff" || t.ExitCode != 0) {
+			ci.text += fmt.Sprintf(" (last exit code %d%s, %s)", t.ExitCode, prefixed(": ", t.Reason), restarts(cs.RestartCount))
+		}
+	case cs.State.Terminated != nil:
+		t := cs.State.Terminated
+		if t.ExitCode == 0 {
+			// A finished init container is how it should be; a finished
+			// regular one is only seen in a pod that is about to complete.
+			return ci, false
+		}
+		ci.reason, ci.message = t.Reason, t.Message
+		ci.text = fmt.Sprintf("%s terminated: %s (exit code %d)", ci.container, orDefault(t.Reason, "Error"), t.ExitCode)
+		if t.Message != "" {
+			ci.text += ": " + t.Message
+		}
+	case cs.State.Running != nil:
+		if cs.Ready {
+			return ci, false
+		}
+		if init {
+			if cs.Started != nil && *cs.Started {
+				return ci, false // a started sidecar; readiness shows on the pod
+			}
+			// A classic init container runs to completion before the
+			// pod's containers start: "running" is the whole story.
+			ci.text = ci.container + " running"
+			return ci, true
+		}
+		ci.text = ci.container + " running but not ready"
+		if cs.RestartCount > 0 {
+			ci.text += " (" + restarts(cs.RestartCount) + ")"
+		}
+	default:
+		return ci, false
+	}
+	return ci, true
+}
+
+func restarts(n int32) string {
+	if n == 1 {
+		return "1 restart"
+	}
+	return fmt.Sprintf("%d restarts", n)
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// maxPodLines caps the pod lines of one workload in a progress report: a
+// hundred pods stuck the same way say nothing more than five do.
+const maxPodLines = 5
+
+// podLines renders the issues of a workload's pods, sorted by pod name, one
+// line per issue, at most maxPodLines plus a line counting the rest.
+func podLines(pods []corev1.Pod) []string {
+	sorted := make([]*corev1.Pod, 0, len(pods))
+	for i := range pods {
+		sorted = append(sorted, &pods[i])
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
+	var lines []string
+	hidden := 0
+	for _, pod := range sorted {
+		if pod.DeletionTimestamp != nil {
+			continue // an old pod on its way out explains nothing
+		}
+		for _, issue := range podIssues(pod) {
+			if len(lines) == maxPodLines {
+				hidden++
+				continue
+			}
+			lines = append(lines, "pod "+pod.Name+": "+issue)
+		}
+	}
+	if hidden > 0 {
+		lines = append(lines, fmt.Sprintf("... and %d more like these", hidden))
+	}
+	return lines
+}
+
+// oneLine flattens a multi-line message (some controllers write them) so a
+// progress line stays one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,95 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kube-release/kube-release/internal/testcluster"
+)
+
+// For each kind: a second rollout is revision 2; Undo to revision 1 brings
+// back revision 1's image, the workload becomes ready again (at revision 3,
+// as kubectl's rollbacks number it), undoing to the current template again
+// is skipped, and a revision that does not exist is an error listing those
+// that do.
+func TestRevisionAndUndo(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	for _, tc := range []struct {
+		kind string
+		obj  any
+	}{
+		{KindDeployment, newDeployment("web", goodImage, 2)},
+		{KindStatefulSet, newStatefulSet("db", goodImage, 2)},
+		{KindDaemonSet, newDaemonSet("agent", goodImage)},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			ns := c.Namespace(t)
+			cs := c.Clientset(t)
+			ctx := context.Background()
+			w := create(t, cs, ns, tc.obj)[0]
+			waiter := NewWaiter(cs, Options{Timeout: 30 * time.Second})
+			wait := func(wantRevision string) {
+				t.Helper()
+				results, err := waiter.Wait(ctx, []Workload{w})
+				if err != nil {
+					t.Fatalf("wait: %v", err)
+				}
+				if got := results[0].Revision; got != wantRevision {
+					t.Fatalf("revision after wait = %q, want %q", got, wantRevision)
+				}
+				if got, err := Revision(ctx, cs, w); err != nil || got != wantRevision {
+					t.Fatalf("Revision = %q, %v; want %q", got, err, wantRevision)
+				}
+			}
+			wait("1")
+
+			setImage(t, cs, w, goodImage2)
+			wait("2")
+
+			msg, err := Undo(ctx, cs, w, 1)
+			if err != nil {
+				t.Fatalf("undo: %v", err)
+			}
+			if msg != "rolled back" {
+				t.Errorf("undo message %q", msg)
+			}
+			if got := imageOf(t, cs, w); got != goodImage {
+				t.Errorf("image after undo = %q, want %q", got, goodImage)
+			}
+			wait("3")
+
+			msg, err = Undo(ctx, cs, w, 3)
+			if err != nil || !strings.HasPrefix(msg, "skipped rollback") {
+				t.Errorf("undo to the current revision: %q, %v; want skipped", msg, err)
+			}
+
+			_, err = Undo(ctx, cs, w, 7)
+			want := w.String() + ": undo to revision 7: revision not found (existing revisions: 2, 3)"
+			if !errors.Is(err, ErrRevisionNotFound) || err.Error() != want {
+				t.Errorf("undo to a missing revision: %v\nwant %s", err, want)
+			}
+		})
+	}
+}
+
+func TestUndoRejects(t *testing.T) {
+	for _, tc := range []struct {
+		w        Workload
+		revision int64
+		want     string
+	}{
+		{Workload{KindJob, "ns", "migrate"}, 1, "Job/ns/migrate: undo: unsupported kind"},
+		{Workload{"Pod", "ns", "p"}, 1, "Pod/ns/p: unsupported kind"},
+		{Workload{KindDeployment, "ns", "web"}, 0, "Deployment/ns/web: undo: invalid revision 0"},
+	} {
+		_, err := Undo(context.Background(), nil, tc.w, tc.revision)
+		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("Undo(%s, %d) = %v, want %q", tc.w, tc.revision, err, tc.want)
+		}
+	}
+}

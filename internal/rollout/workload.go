@@ -1,0 +1,101 @@
+// Package rollout waits for workloads to reach steady state, reads their
+// rollout revisions and rolls them back to a recorded revision.
+//
+// Readiness follows kstatus (sigs.k8s.io/cli-utils/pkg/kstatus/status), the
+// same rules kubectl-like tools and Flux use, with two stricter points: an
+// apps/v1 workload is never done before its controller has observed the
+// latest generation, and a Job is done only once it is Complete.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+)
+
+// The kinds this package knows. Their groups are fixed (apps/v1, batch/v1),
+// so a Workload names only the kind.
+const (
+	KindDeployment  = "Deployment"
+	KindStatefulSet = "StatefulSet"
+	KindDaemonSet   = "DaemonSet"
+	KindJob         = "Job"
+)
+
+// ErrUnsupportedKind is returned for a workload of a kind other than
+// Deployment, StatefulSet, DaemonSet or Job (Job only where it makes sense).
+var ErrUnsupportedKind = errors.New("unsupported kind")
+
+// Workload references one workload: an apps/v1 Deployment, StatefulSet or
+// DaemonSet, or a batch/v1 Job.
+type Workload struct {
+	Kind      string
+	Namespace string
+	Name      string
+}
+
+// String returns Kind/namespace/name, the subject of every message about it.
+func (w Workload) String() string {
+	return w.Kind + "/" + w.Namespace + "/" + w.Name
+}
+
+// GroupVersionKind returns the API type of the workload.
+func (w Workload) GroupVersionKind() schema.GroupVersionKind {
+	if w.Kind == KindJob {
+		return batchv1.SchemeGroupVersion.WithKind(w.Kind)
+	}
+	return appsv1.SchemeGroupVersion.WithKind(w.Kind)
+}
+
+func (w Workload) validate() error {
+	switch w.Kind {
+	case KindDeployment, KindStatefulSet, KindDaemonSet, KindJob:
+	default:
+		return fmt.Errorf("%s: %w (want Deployment, StatefulSet, DaemonSet or Job)", w, ErrUnsupportedKind)
+	}
+	if w.Namespace == "" || w.Name == "" {
+		return fmt.Errorf("%s: namespace and name are required", w)
+	}
+	return nil
+}
+
+// watchFunc opens a watch on the workload's kind in its namespace.
+type watchFunc func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
+
+func (w Workload) watchFunc(client kubernetes.Interface) watchFunc {
+	switch w.Kind {
+	case KindDeployment:
+		return client.AppsV1().Deployments(w.Namespace).Watch
+	case KindStatefulSet:
+		return client.AppsV1().StatefulSets(w.Namespace).Watch
+	case KindDaemonSet:
+		return client.AppsV1().DaemonSets(w.Namespace).Watch
+	case KindJob:
+		return client.BatchV1().Jobs(w.Namespace).Watch
+	}
+	return nil
+}
+
+// get reads the workload as its typed object.
+func (w Workload) get(ctx context.Context, client kubernetes.Interface) (runtime.Object, error) {
+	opts := metav1.GetOptions{}
+	switch w.Kind {
+	case KindDeployment:
+		return client.AppsV1().Deployments(w.Namespace).Get(ctx, w.Name, opts)
+	case KindStatefulSet:
+		return client.AppsV1().StatefulSets(w.Namespace).Get(ctx, w.Name, opts)
+	case KindDaemonSet:
+		return client.AppsV1().DaemonSets(w.Namespace).Get(ctx, w.Name, opts)
+	case KindJob:
+		return client.BatchV1().Jobs(w.Namespace).Get(ctx, w.Name, opts)
+	}
+	return nil, fmt.Errorf("%s: %w", w, ErrUnsupportedKind)
+}
