@@ -1,0 +1,93 @@
+// Command kube-release is a Kubernetes deploy step for CI pipelines. It reads
+// its settings from PLUGIN_* environment variables, runs one step and exits
+// 0 on success, 1 when the step failed and 2 when the settings are invalid.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kube-release/kube-release/internal/logging"
+	"github.com/kube-release/kube-release/plugin"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+	date    = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// After the first signal the step winds down (and records the
+		// release as failed); a second one kills at once.
+		<-ctx.Done()
+		stop()
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout))
+}
+
+func run(ctx context.Context, args, environ []string, out io.Writer) int {
+	build := plugin.BuildInfo{Version: version, Commit: commit, Date: date}
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
+		fmt.Fprintln(out, build)
+		return 0
+	}
+
+	settings, warnings, err := plugin.Load(environ, args)
+	log := logging.New(out, logOptions(settings))
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if err != nil {
+		log.Error(err)
+		return 2
+	}
+
+	if err := plugin.Exec(ctx, settings, plugin.Env{Log: log, Getenv: getenvFrom(environ), Build: build}); err != nil {
+		log.Error(err)
+		var coder interface{ ExitCode() int }
+		if errors.As(err, &coder) {
+			return coder.ExitCode()
+		}
+		if errors.Is(err, plugin.ErrInvalidSettings) {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// logOptions reads the log settings, falling back to defaults when the
+// settings did not load, so that their errors still print.
+func logOptions(s *plugin.Settings) logging.Options {
+	opts := logging.Options{Level: logrus.InfoLevel}
+	if s == nil {
+		return opts
+	}
+	if level, err := logrus.ParseLevel(s.LogLevel); err == nil {
+		opts.Level = level
+	}
+	opts.Timestamps = bool(s.LogTimestamps)
+	return opts
+}
+
+func getenvFrom(environ []string) func(string) string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return func(key string) string { return env[key] }
+}

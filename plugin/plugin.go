@@ -1,0 +1,137 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/release"
+	"github.com/kube-release/kube-release/steps"
+)
+
+// BuildInfo identifies the binary; it is set at build time.
+type BuildInfo struct {
+	Version, Commit, Date string
+}
+
+func (b BuildInfo) String() string {
+	return fmt.Sprintf("kube-release %s (commit %s, built %s)", b.Version, b.Commit, b.Date)
+}
+
+// Env is what Exec needs from the process besides the settings.
+type Env struct {
+	Log    *logrus.Logger
+	Getenv func(string) string
+	Build  BuildInfo
+}
+
+// Exec runs the step the settings name: it builds the Kubernetes clients,
+// narrows the settings to what the step needs, runs it, and writes the
+// step's outputs to every CI destination present, whether the step
+// succeeded or not.
+func Exec(ctx context.Context, s *Settings, env Env) error {
+	log := env.Log
+	cfg, namespace, err := s.ClientConfig(env.Build.Version)
+	if err != nil {
+		return err
+	}
+	if cfg.Insecure {
+		log.Warn("TLS verification of the API server is off (insecure_skip_tls_verify): anyone on the network path can read and change this deploy")
+	}
+	clients, err := kube.NewClients(cfg)
+	if err != nil {
+		return err
+	}
+	stepEnv := steps.Env{Clients: clients, Log: log, Pipeline: Pipeline(env.Getenv)}
+
+	step, err := s.step(namespace, stepEnv)
+	if err != nil {
+		return err
+	}
+	result, runErr := step.Run(ctx)
+
+	outputs := NewOutputWriter(env.Getenv, s.ResultsDir)
+	if err := writeResult(outputs, result, log); err != nil {
+		if runErr == nil {
+			return err
+		}
+		log.Error(err)
+	}
+	if runErr != nil {
+		return fmt.Errorf("%s: %w", s.Step, runErr)
+	}
+	return nil
+}
+
+// step narrows the settings to the chosen step's own config.
+func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
+	switch s.Step {
+	case StepRolling:
+		return steps.NewRolling(steps.RollingConfig{
+			Release:                s.Release,
+			Namespace:              namespace,
+			Manifests:              s.Manifests,
+			Timeout:                s.Timeout,
+			SkipDryRun:             bool(s.SkipDryRun),
+			SkipResourceVersioning: bool(s.SkipResourceVersioning),
+			FailFast:               bool(s.FailFast),
+			FailFastAfter:          s.FailFastAfter,
+		}, env), nil
+	}
+	return nil, fmt.Errorf("step %q: %w", s.Step, ErrInvalidSettings)
+}
+
+func writeResult(w OutputWriter, result steps.Result, log logrus.FieldLogger) error {
+	if len(result.Outputs) > 0 {
+		outs := make([]Output, len(result.Outputs))
+		for i, o := range result.Outputs {
+			outs[i] = Output{Key: o.Key, Value: o.Value}
+		}
+		warnings, err := w.Write(outs)
+		for _, warning := range warnings {
+			log.Warn(warning)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if result.Summary != "" {
+		return w.Summary(result.Summary)
+	}
+	return nil
+}
+
+// Pipeline describes the CI run from the variables each CI system sets, so
+// a release records who deployed what.
+func Pipeline(getenv func(string) string) release.Pipeline {
+	get := func(key string) string { return strings.TrimSpace(getenv(key)) }
+	switch {
+	case get("GITHUB_RUN_ID") != "":
+		p := release.Pipeline{
+			Repository: get("GITHUB_REPOSITORY"),
+			Branch:     get("GITHUB_REF_NAME"),
+			Commit:     get("GITHUB_SHA"),
+			Build:      get("GITHUB_RUN_ID"),
+			Event:      get("GITHUB_EVENT_NAME"),
+			Actor:      get("GITHUB_ACTOR"),
+		}
+		if server := get("GITHUB_SERVER_URL"); server != "" && p.Repository != "" {
+			p.BuildLink = server + "/" + p.Repository + "/actions/runs/" + p.Build
+		}
+		return p
+	case get("DRONE_BUILD_NUMBER") != "":
+		return release.Pipeline{
+			Repository: get("DRONE_REPO"),
+			Branch:     get("DRONE_BRANCH"),
+			Commit:     get("DRONE_COMMIT_SHA"),
+			Build:      get("DRONE_BUILD_NUMBER"),
+			BuildLink:  get("DRONE_BUILD_LINK"),
+			Event:      get("DRONE_BUILD_EVENT"),
+			Actor:      get("DRONE_COMMIT_AUTHOR"),
+		}
+	}
+	return release.Pipeline{}
+}

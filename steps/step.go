@@ -1,0 +1,43 @@
+// Package steps holds the deploy steps. Each is built from a narrow config
+// of its own, prepares everything it can without writing (reading and
+// rendering manifests, validating them, reading history), and only then
+// changes the cluster.
+package steps
+
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/release"
+)
+
+// Step is one deploy step.
+type Step interface {
+	// Run runs the step. The result is meaningful even with an error: a
+	// failed deploy still reports its release number and status.
+	Run(ctx context.Context) (Result, error)
+}
+
+// Result is what a step reports to the CI system.
+type Result struct {
+	// Outputs are the step's named results, in a stable order.
+	Outputs []Output
+	// Summary is Markdown for the CI system's step summary.
+	Summary string
+}
+
+// Output is one named result, such as release_number=5.
+type Output struct {
+	Key, Value string
+}
+
+// Env is what every step gets from the plugin besides its own config.
+type Env struct {
+	Clients *kube.Clients
+	Log     logrus.FieldLogger
+	// Pipeline describes the CI run, recorded on each release (who
+	// deployed what).
+	Pipeline release.Pipeline
+}
