@@ -15,10 +15,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// ErrKustomizeUnsupported is returned for a directory holding a kustomization
-// until kustomize rendering lands in loadKustomization.
-var ErrKustomizeUnsupported = errors.New("kustomize directories are not supported yet")
-
 // Load reads the objects named by patterns, in order. A pattern is a file
 // (read whatever its name), a directory (read recursively: *.yaml, *.yml and
 // *.json files in lexical order, hidden files and directories skipped) or a
@@ -38,7 +34,27 @@ var ErrKustomizeUnsupported = errors.New("kustomize directories are not supporte
 // object without apiVersion, kind or metadata.name. Documents are numbered
 // from 1 and only non-empty documents count, as kyaml's index does.
 func Load(patterns []string) ([]*yaml.RNode, error) {
-	l := loader{seen: map[string]bool{}}
+	return LoadOptions{}.Load(patterns)
+}
+
+// LoadOptions change how Load reads manifest files. The zero value is Load.
+type LoadOptions struct {
+	// Skip is asked about every file before it is read, however it was
+	// found (named, matched by a glob, met in a directory); a file it
+	// returns true for is not read and is no error. Values files live among
+	// manifests and must never be applied.
+	Skip func(path string) bool
+	// Render turns the content of a file into the YAML (or JSON) that is
+	// parsed, e.g. by executing it as a template; nil parses the content as
+	// it is. Its error should name path. The files of a kustomization are
+	// read by kustomize and never rendered.
+	Render func(path string, content []byte) ([]byte, error)
+}
+
+// Load reads the objects named by patterns as the package-level Load does,
+// with the options applied.
+func (o LoadOptions) Load(patterns []string) ([]*yaml.RNode, error) {
+	l := loader{seen: map[string]bool{}, opts: o}
 	for _, p := range patterns {
 		l.pattern(p)
 	}
@@ -48,17 +64,10 @@ func Load(patterns []string) ([]*yaml.RNode, error) {
 	return l.nodes, nil
 }
 
-// loadKustomization renders the kustomization in dir. It is the one place
-// kustomize support plugs in: a directory holding a kustomization must never
-// be read as plain YAML, since its files are patches and bases, not objects.
-// Nodes it returns should carry kioutil.PathAnnotation so Source can name dir.
-func loadKustomization(dir string) ([]*yaml.RNode, error) {
-	return nil, fmt.Errorf("%s: %w", dir, ErrKustomizeUnsupported)
-}
-
 // loader accumulates objects and problems over all patterns, so one run
 // reports every problem, each naming its file.
 type loader struct {
+	opts  LoadOptions
 	seen  map[string]bool
 	nodes []*yaml.RNode
 	errs  []error
@@ -192,10 +201,19 @@ func (l *loader) file(path string) {
 		return
 	}
 	l.seen[path] = true
+	if l.opts.Skip != nil && l.opts.Skip(path) {
+		return
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		l.errs = append(l.errs, pathError(path, err))
 		return
+	}
+	if l.opts.Render != nil {
+		if data, err = l.opts.Render(path, data); err != nil {
+			l.errs = append(l.errs, err)
+			return
+		}
 	}
 	nodes, errs := parseFile(path, data)
 	l.nodes = append(l.nodes, nodes...)

@@ -177,14 +177,9 @@ func TestLoadErrors(t *testing.T) {
 			want:     "testdata/load/nomanifests: no .yaml, .yml or .json files in directory",
 		},
 		{
-			name:     "kustomize directory",
-			patterns: []string{"testdata/load/kustomized"},
-			want:     "testdata/load/kustomized: kustomize directories are not supported yet",
-		},
-		{
-			name:     "kustomize directory found by a glob",
-			patterns: []string{"testdata/load/kustom*"},
-			want:     "testdata/load/kustomized: kustomize directories are not supported yet",
+			name:     "kustomization that does not build",
+			patterns: []string{"testdata/load/kustomize-broken"},
+			want:     "testdata/load/kustomize-broken: kustomize build: " + brokenKustomization,
 		},
 		{
 			name:     "an explicit file is read, hidden or not",
@@ -217,6 +212,7 @@ testdata/load/bad/malformed.yaml: document 4: item 2: missing apiVersion, metada
 				"testdata/load/bad",
 				"testdata/load/app",
 				"testdata/load/kustomized",
+				"testdata/load/kustomize-broken",
 				"testdata/load/none/*.yaml",
 			},
 			want: `testdata/load/missing.yaml: no such file or directory
@@ -227,7 +223,7 @@ testdata/load/bad/malformed.yaml: document 4: item 2: missing apiVersion, metada
 testdata/load/bad/missing.yaml: document 2: missing metadata.name
 testdata/load/bad/missing.yaml: document 3: missing apiVersion, kind
 testdata/load/bad/missing.yaml: document 4: not a Kubernetes object
-testdata/load/kustomized: kustomize directories are not supported yet
+testdata/load/kustomize-broken: kustomize build: ` + brokenKustomization + `
 testdata/load/none/*.yaml: no manifest files match`,
 		},
 	}
@@ -251,9 +247,6 @@ func TestLoadErrorsWrap(t *testing.T) {
 	_, err := Load([]string{"testdata/load/missing.yaml", "testdata/load/kustomized"})
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%v: does not wrap fs.ErrNotExist", err)
-	}
-	if !errors.Is(err, ErrKustomizeUnsupported) {
-		t.Errorf("%v: does not wrap ErrKustomizeUnsupported", err)
 	}
 }
 

@@ -29,14 +29,18 @@ const kyamlInternalPrefix = "internal.config.kubernetes.io/"
 // so two items of one document can be told apart in error messages.
 const itemAnnotation = InternalAnnotationPrefix + "list-item"
 
-// Source says where node was read from, e.g. "manifests/app.yaml (document 2)"
-// or "list.yaml (document 1, item 3)", counting from 1. It is "" for a node
-// that Load did not produce.
+// Source says where node was read from, e.g. "manifests/app.yaml (document 2)",
+// "list.yaml (document 1, item 3)" or, for the output of a kustomization,
+// "overlays/prod (object 4)", counting from 1. It is "" for a node that
+// Load did not produce.
 func Source(node *yaml.RNode) string {
-	a := node.GetAnnotations(kioutil.PathAnnotation, kioutil.IndexAnnotation, itemAnnotation)
+	a := node.GetAnnotations(kioutil.PathAnnotation, kioutil.IndexAnnotation, itemAnnotation, kustomizeObjectAnnotation)
 	path := a[kioutil.PathAnnotation]
 	if path == "" {
 		return ""
+	}
+	if obj, err := strconv.Atoi(a[kustomizeObjectAnnotation]); err == nil {
+		return fmt.Sprintf("%s (object %d)", path, obj+1)
 	}
 	doc, err := strconv.Atoi(a[kioutil.IndexAnnotation])
 	if err != nil {

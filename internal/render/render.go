@@ -1,0 +1,123 @@
+// Package render executes manifest files as Go templates with values, the
+// way Harness renders Kubernetes manifests: templates see .Values (the
+// values files merged in order) and .Release (name, namespace, number).
+//
+// A missing key is an error, never "<no value>" in a deployed object, and
+// every error names the file and line of the template. The function set is
+// small and pure on purpose: a template cannot read the environment, files
+// or the network, so a manifest cannot leak the CI job's secrets.
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// Release is what templates see as .Release.
+type Release struct {
+	// Name is the release name; empty for a step run without one.
+	Name string
+	// Namespace is the target namespace.
+	Namespace string
+	// Number is the release being deployed (rolling), or the newest one
+	// recorded (apply, diff; 0 when there is none).
+	Number int
+}
+
+// Renderer renders manifest files. It holds no state between files and may
+// be used by several goroutines.
+type Renderer struct {
+	data map[string]any
+}
+
+// New returns a Renderer whose templates see values as .Values and rel as
+// .Release. values may be nil (no values files).
+func New(values map[string]any, rel Release) *Renderer {
+	if values == nil {
+		values = map[string]any{}
+	}
+	return &Renderer{data: map[string]any{
+		"Values": values,
+		// A map, not the struct, so that a misspelt field is the same
+		// "map has no entry for key" error as a misspelt value.
+		"Release": map[string]any{
+			"Name":      rel.Name,
+			"Namespace": rel.Namespace,
+			"Number":    rel.Number,
+		},
+	}}
+}
+
+// noValue is what text/template prints for a nil value (a key present in
+// the values with no value, `key:`). Helm prints nothing for it; so does
+// this, rather than deploy the words "<no value>".
+const noValue = "<no value>"
+
+// Render executes content, read from path, as a template. Content without
+// "{{" is returned as it is. The error names path and the template's line.
+func (r *Renderer) Render(path string, content []byte) ([]byte, error) {
+	if !bytes.Contains(content, []byte("{{")) {
+		return content, nil
+	}
+	tmpl, err := template.New(path).Option("missingkey=error").Funcs(funcs()).Parse(string(content))
+	if err != nil {
+		return nil, templateError(path, err)
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, r.data); err != nil {
+		return nil, templateError(path, err)
+	}
+	return bytes.ReplaceAll(out.Bytes(), []byte(noValue), nil), nil
+}
+
+// Error is a template that does not parse or execute.
+type Error struct {
+	// Path is the file.
+	Path string
+	// Line is the template's line, 0 when text/template did not say.
+	Line int
+	// Message is text/template's message without its prefixes, e.g.
+	// `.Values.image: map has no entry for key "image"`.
+	Message string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: template: %s", e.Path, e.Message)
+	}
+	return fmt.Sprintf("%s: line %d: template: %s", e.Path, e.Line, e.Message)
+}
+
+// executing matches the middle of an execution error: `executing "name" at
+// <.Values.x>: `.
+var executing = regexp.MustCompile(`^executing ".*?" at <(.*?)>: `)
+
+// templateError rewrites text/template's "template: NAME:LINE[:COL]: ..."
+// (NAME being path) as path, line and a message a user reads quickly.
+func templateError(path string, err error) error {
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "template: "+path+":")
+	if !ok {
+		return &Error{Path: path, Message: msg}
+	}
+	e := &Error{Path: path, Message: rest}
+	lineCol, after, ok := strings.Cut(rest, ": ")
+	if !ok {
+		return e
+	}
+	lineStr, _, _ := strings.Cut(lineCol, ":")
+	line, convErr := strconv.Atoi(lineStr)
+	if convErr != nil {
+		return e
+	}
+	e.Line = line
+	if m := executing.FindStringSubmatchIndex(after); m != nil {
+		after = after[m[2]:m[3]] + ": " + after[m[1]:]
+	}
+	e.Message = after
+	return e
+}
