@@ -144,7 +144,7 @@ func setImage(t *testing.T, cs kubernetes.Interface, w Workload, image string) {
 // imageOf returns the image of a workload's first container.
 func imageOf(t *testing.T, cs kubernetes.Interface, w Workload) string {
 	t.Helper()
-	obj, err := w.get(context.Background(), cs)
+	obj, err := w.Get(context.Background(), cs)
 	if err != nil {
 		t.Fatal(err)
 	}

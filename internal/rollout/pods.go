@@ -19,12 +19,13 @@ var failFastReasons = map[string]bool{
 	"CreateContainerConfigError": true,
 }
 
-// containerIssue is one container that keeps its pod from being ready.
-type containerIssue struct {
-	container string // "container app" or "init container setup"
-	reason    string // the waiting or terminated reason, e.g. ImagePullBackOff
-	message   string
-	text      string // what the progress line says after "pod <name>: "
+// ContainerIssue is one container that keeps its pod from being ready.
+type ContainerIssue struct {
+	Name    string // the container's name
+	Init    bool   // an init container
+	Reason  string // the waiting or terminated reason, e.g. ImagePullBackOff
+	Message string
+	Text    string // what the progress line says after "pod <name>: "
 }
 
 // podIssues explains why a pod is not ready, most specific first: the
@@ -32,12 +33,12 @@ type containerIssue struct {
 // (Unschedulable, ContainersNotReady), then its phase. A ready or finished
 // pod has none.
 func podIssues(pod *corev1.Pod) []string {
-	if podDone(pod) {
+	if PodDone(pod) {
 		return nil
 	}
 	var lines []string
-	for _, ci := range containerIssues(pod) {
-		lines = append(lines, ci.text)
+	for _, ci := range ContainerIssues(pod) {
+		lines = append(lines, ci.Text)
 	}
 	if len(lines) > 0 {
 		return lines
@@ -58,9 +59,9 @@ func podIssues(pod *corev1.Pod) []string {
 	return []string{"not ready: phase " + string(pod.Status.Phase)}
 }
 
-// podDone reports whether a pod needs no explanation: it is ready, or it
+// PodDone reports whether a pod needs no explanation: it is ready, or it
 // has succeeded (a Job's pod).
-func podDone(pod *corev1.Pod) bool {
+func PodDone(pod *corev1.Pod) bool {
 	if pod.Status.Phase == corev1.PodSucceeded {
 		return true
 	}
@@ -75,11 +76,11 @@ func podDone(pod *corev1.Pod) bool {
 	return false
 }
 
-// containerIssues lists the containers of a pod that are waiting with a
+// ContainerIssues lists the containers of a pod that are waiting with a
 // reason, have failed, or run without being ready; init containers first,
 // as they block the others.
-func containerIssues(pod *corev1.Pod) []containerIssue {
-	var out []containerIssue
+func ContainerIssues(pod *corev1.Pod) []ContainerIssue {
+	var out []ContainerIssue
 	for _, cs := range pod.Status.InitContainerStatuses {
 		if ci, ok := containerIssueOf("init container", cs, true); ok {
 			out = append(out, ci)
@@ -93,18 +94,19 @@ func containerIssues(pod *corev1.Pod) []containerIssue {
 	return out
 }
 
-func containerIssueOf(what string, cs corev1.ContainerStatus, init bool) (containerIssue, bool) {
-	ci := containerIssue{container: what + " " + cs.Name}
+func containerIssueOf(what string, cs corev1.ContainerStatus, init bool) (ContainerIssue, bool) {
+	ci := ContainerIssue{Name: cs.Name, Init: init}
+	container := what + " " + cs.Name
 	switch {
 	case cs.State.Waiting != nil:
 		w := cs.State.Waiting
 		if w.Reason == "" {
 			return ci, false
 		}
-		ci.reason, ci.message = w.Reason, w.Message
-		ci.text = joinReason(ci.container+" waiting", w.Reason, w.Message)
+		ci.Reason, ci.Message = w.Reason, w.Message
+		ci.Text = joinReason(container+" waiting", w.Reason, w.Message)
 		if t := cs.LastTerminationState.Terminated; t != nil && (w.Reason == "CrashLoopBackOff" || t.ExitCode != 0) {
-			ci.text += fmt.Sprintf(" (last exit code %d%s, %s)", t.ExitCode, prefixed(": ", t.Reason), restarts(cs.RestartCount))
+			ci.Text += fmt.Sprintf(" (last exit code %d%s, %s)", t.ExitCode, prefixed(": ", t.Reason), restarts(cs.RestartCount))
 		}
 	case cs.State.Terminated != nil:
 		t := cs.State.Terminated
@@ -113,10 +115,10 @@ func containerIssueOf(what string, cs corev1.ContainerStatus, init bool) (contai
 			// regular one is only seen in a pod that is about to complete.
 			return ci, false
 		}
-		ci.reason, ci.message = t.Reason, t.Message
-		ci.text = fmt.Sprintf("%s terminated: %s (exit code %d)", ci.container, orDefault(t.Reason, "Error"), t.ExitCode)
+		ci.Reason, ci.Message = t.Reason, t.Message
+		ci.Text = fmt.Sprintf("%s terminated: %s (exit code %d)", container, orDefault(t.Reason, "Error"), t.ExitCode)
 		if t.Message != "" {
-			ci.text += ": " + t.Message
+			ci.Text += ": " + t.Message
 		}
 	case cs.State.Running != nil:
 		if cs.Ready {
@@ -128,12 +130,12 @@ func containerIssueOf(what string, cs corev1.ContainerStatus, init bool) (contai
 			}
 			// A classic init container runs to completion before the
 			// pod's containers start: "running" is the whole story.
-			ci.text = ci.container + " running"
+			ci.Text = container + " running"
 			return ci, true
 		}
-		ci.text = ci.container + " running but not ready"
+		ci.Text = container + " running but not ready"
 		if cs.RestartCount > 0 {
-			ci.text += " (" + restarts(cs.RestartCount) + ")"
+			ci.Text += " (" + restarts(cs.RestartCount) + ")"
 		}
 	default:
 		return ci, false
@@ -194,8 +196,8 @@ func podLines(pods []corev1.Pod) []string {
 	return lines
 }
 
-// oneLine flattens a multi-line message (some controllers write them) so a
+// OneLine flattens a multi-line message (some controllers write them) so a
 // progress line stays one line.
-func oneLine(s string) string {
+func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

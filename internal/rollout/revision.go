@@ -41,7 +41,7 @@ func Revision(ctx context.Context, client kubernetes.Interface, w Workload) (str
 	if w.Kind == KindJob {
 		return "", fmt.Errorf("%s: revision: %w", w, ErrUnsupportedKind)
 	}
-	obj, err := w.get(ctx, client)
+	obj, err := w.Get(ctx, client)
 	if err != nil {
 		return "", fmt.Errorf("%s: revision: %w", w, err)
 	}
@@ -151,8 +151,9 @@ func ownedRevisions(ctx context.Context, client kubernetes.Interface, owner meta
 	return out, nil
 }
 
-// ownedReplicaSets lists the ReplicaSets a Deployment controls.
-func ownedReplicaSets(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+// OwnedReplicaSets lists the ReplicaSets a Deployment controls, in no
+// particular order.
+func OwnedReplicaSets(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("selector: %w", err)
@@ -200,7 +201,7 @@ func equalIgnoreHash(a, b *corev1.PodTemplateSpec) bool {
 // revisions lists the revision numbers a workload can be rolled back to,
 // oldest first.
 func revisions(ctx context.Context, client kubernetes.Interface, w Workload) ([]int64, error) {
-	obj, err := w.get(ctx, client)
+	obj, err := w.Get(ctx, client)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +211,7 @@ func revisions(ctx context.Context, client kubernetes.Interface, w Workload) ([]
 	)
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		rss, err := ownedReplicaSets(ctx, client, o)
+		rss, err := OwnedReplicaSets(ctx, client, o)
 		if err != nil {
 			return nil, err
 		}

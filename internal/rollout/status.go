@@ -195,7 +195,7 @@ func reasonOf(res *status.Result) string {
 // joinReason formats "what: reason: message", leaving out empty parts.
 func joinReason(what, reason, message string) string {
 	s := what
-	for _, part := range []string{reason, oneLine(message)} {
+	for _, part := range []string{reason, OneLine(message)} {
 		if part != "" {
 			s += ": " + part
 		}

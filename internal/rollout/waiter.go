@@ -412,7 +412,7 @@ func (l *loop) checkPods(t *tracker, now time.Time) {
 	if t.obj == nil {
 		// The watch has sent nothing: a watch says nothing about an
 		// object that does not exist, so ask.
-		obj, err := t.w.get(ctx, l.client)
+		obj, err := t.w.Get(ctx, l.client)
 		switch {
 		case apierrors.IsNotFound(err):
 			l.fail(t, fmt.Errorf("%s: %w: not found", t.w, ErrFailed))
@@ -482,7 +482,7 @@ func podSelector(ctx context.Context, client kubernetes.Interface, obj runtime.O
 	)
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
-		rss, err := ownedReplicaSets(ctx, client, o)
+		rss, err := OwnedReplicaSets(ctx, client, o)
 		if err != nil {
 			return nil, err
 		}
@@ -580,7 +580,7 @@ func (l *loop) failFast(t *tracker, pods []corev1.Pod, now time.Time) {
 	}
 	if age := now.Sub(oldest.since); age >= l.opts.FailFastAfter {
 		l.fail(t, fmt.Errorf("%s: pod %s: %s %s for %s%s; %w", t.w, oldest.pod, oldest.container, oldest.reason,
-			seconds(age), prefixed(": ", oneLine(oldest.message)), ErrFailFast))
+			seconds(age), prefixed(": ", OneLine(oldest.message)), ErrFailFast))
 		return
 	}
 	t.checkAt = oldest.since.Add(l.opts.FailFastAfter)

@@ -84,8 +84,9 @@ func (w Workload) watchFunc(client kubernetes.Interface) watchFunc {
 	return nil
 }
 
-// get reads the workload as its typed object.
-func (w Workload) get(ctx context.Context, client kubernetes.Interface) (runtime.Object, error) {
+// Get reads the workload as its typed object: *appsv1.Deployment,
+// *appsv1.StatefulSet, *appsv1.DaemonSet or *batchv1.Job.
+func (w Workload) Get(ctx context.Context, client kubernetes.Interface) (runtime.Object, error) {
 	opts := metav1.GetOptions{}
 	switch w.Kind {
 	case KindDeployment:

@@ -1,0 +1,165 @@
+package lock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	"github.com/kube-release/kube-release/internal/testcluster"
+)
+
+func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
+
+func TestAcquireHeldRelease(t *testing.T) {
+	c := testcluster.Shared(t)
+	cs, ns := c.Clientset(t), c.Namespace(t)
+	ctx := context.Background()
+
+	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Acquire(ctx, cs, ns, "web", Options{Holder: "build 2"})
+	var held *HeldError
+	if !errors.As(err, &held) || !errors.Is(err, ErrHeld) {
+		t.Fatalf("second acquire: %v, want HeldError", err)
+	}
+	if held.Holder != "build 1" || !strings.Contains(err.Error(), "locked by build 1 since") {
+		t.Errorf("error = %v", err)
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	second, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 2"})
+	if err != nil {
+		t.Fatalf("acquire after release: %v", err)
+	}
+	second.Release(ctx)
+}
+
+func TestAcquireWaits(t *testing.T) {
+	c := testcluster.Shared(t)
+	cs, ns := c.Clientset(t), c.Namespace(t)
+	ctx := context.Background()
+	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		first.Release(ctx)
+	}()
+	var waited *HeldError
+	start := time.Now()
+	second, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 2", Wait: 30 * time.Second, OnWait: func(h *HeldError) { waited = h }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Release(ctx)
+	if waited == nil || waited.Holder != "build 1" {
+		t.Errorf("OnWait got %v", waited)
+	}
+	if time.Since(start) < time.Second {
+		t.Error("acquired while the first still held it")
+	}
+}
+
+// A run that died without releasing leaves a lease that expires by itself.
+func TestExpiredLeaseIsTakenOver(t *testing.T) {
+	c := testcluster.Shared(t)
+	cs, ns := c.Clientset(t), c.Namespace(t)
+	ctx := context.Background()
+	past := metav1.NewMicroTime(time.Now().Add(-5 * time.Minute))
+	dead := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: Name("web")},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity: ptr.To("killed build"), LeaseDurationSeconds: ptr.To[int32](120),
+			AcquireTime: &past, RenewTime: &past,
+		},
+	}
+	if _, err := cs.CoordinationV1().Leases(ns).Create(ctx, dead, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(ctx, cs, ns, "web", Options{Holder: "next build"})
+	if err != nil {
+		t.Fatalf("expired lease not taken over: %v", err)
+	}
+	l.Release(ctx)
+}
+
+// force_unlock takes a held lock; the run that held it learns it lost it.
+func TestForceAndLost(t *testing.T) {
+	c := testcluster.Shared(t)
+	cs, ns := c.Clientset(t), c.Namespace(t)
+	ctx := context.Background()
+	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1", TTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 2", Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-first.Lost():
+		if !errors.Is(first.Err(), ErrLost) || !strings.Contains(first.Err().Error(), "build 2") {
+			t.Errorf("lost error = %v", first.Err())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("first run never learned it lost the lock")
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Errorf("release of a lost lock: %v", err)
+	}
+	if _, err := cs.CoordinationV1().Leases(ns).Get(ctx, Name("web"), metav1.GetOptions{}); err != nil {
+		t.Errorf("the lost lock's release deleted the new holder's lease: %v", err)
+	}
+	second.Release(ctx)
+}
+
+// Many runs at once: exactly one holds the lock at any time.
+func TestMutualExclusion(t *testing.T) {
+	c := testcluster.Shared(t)
+	cs, ns := c.Clientset(t), c.Namespace(t)
+	ctx := context.Background()
+	var holding, maxHolding, done atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := Acquire(ctx, cs, ns, "web", Options{Holder: fmt.Sprintf("build %d", i), Wait: time.Minute})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			n := holding.Add(1)
+			for {
+				m := maxHolding.Load()
+				if n <= m || maxHolding.CompareAndSwap(m, n) {
+					break
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			holding.Add(-1)
+			if err := l.Release(ctx); err != nil {
+				t.Error(err)
+			}
+			done.Add(1)
+		}()
+	}
+	wg.Wait()
+	if maxHolding.Load() != 1 || done.Load() != 10 {
+		t.Errorf("max holders at once = %d, runs done = %d; want 1 and 10", maxHolding.Load(), done.Load())
+	}
+}

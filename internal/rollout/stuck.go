@@ -1,0 +1,78 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ReplaceStuckPods deletes the pods of a StatefulSet that are not ready and
+// belong to a revision other than its update revision, so the controller
+// re-creates them from the current template.
+//
+// A StatefulSet never replaces a broken pod by itself: with the default
+// OrderedReady policy its controller waits for every pod to be Running and
+// Ready before it updates the next one, so after a bad template is reverted
+// the pod stuck at the bad revision stays stuck ("forced rollback" in the
+// StatefulSet documentation). Ready pods are left alone: the controller
+// rolls them itself. Other kinds need nothing and return at once.
+func ReplaceStuckPods(ctx context.Context, client kubernetes.Interface, w Workload) ([]string, error) {
+	if w.Kind != KindStatefulSet {
+		return nil, nil
+	}
+	sets := client.AppsV1().StatefulSets(w.Namespace)
+	var sts *appsv1.StatefulSet
+	// The update revision is only meaningful once the controller has seen
+	// the current template.
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		sts, err = sets.Get(ctx, w.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return sts.Status.ObservedGeneration >= sts.Generation && sts.Status.UpdateRevision != "", nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: wait for the controller to observe generation: %w", w, err)
+	}
+	selector, err := metav1.LabelSelectorAsSelector(sts.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("%s: selector: %w", w, err)
+	}
+	pods, err := client.CoreV1().Pods(w.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+	if err != nil {
+		return nil, fmt.Errorf("%s: pods: %w", w, err)
+	}
+	var deleted []string
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		if !metav1.IsControlledBy(pod, sts) || pod.DeletionTimestamp != nil ||
+			pod.Labels[appsv1.StatefulSetRevisionLabel] == sts.Status.UpdateRevision || podReady(pod) {
+			continue
+		}
+		err := client.CoreV1().Pods(w.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			Preconditions: &metav1.Preconditions{UID: &pod.UID},
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return deleted, fmt.Errorf("%s: delete stuck pod %s: %w", w, pod.Name, err)
+		}
+		deleted = append(deleted, pod.Name)
+	}
+	return deleted, nil
+}
+
+func podReady(pod *corev1.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
