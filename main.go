@@ -44,8 +44,17 @@ func run(ctx context.Context, args, environ []string, out io.Writer) int {
 		return 0
 	}
 
+	getenv := getenvFrom(environ)
 	settings, warnings, err := plugin.Load(environ, args)
-	log := logging.New(out, logOptions(settings))
+	log := logging.New(out, logOptions(settings, getenv))
+	if settings != nil {
+		// First of all, so that GitHub hides the secrets from every line
+		// after, this step's and later steps'.
+		if err := logging.Mask(log, settings.MaskValues()...); err != nil {
+			log.Error(err)
+			return 1
+		}
+	}
 	for _, w := range warnings {
 		log.Warn(w)
 	}
@@ -54,8 +63,13 @@ func run(ctx context.Context, args, environ []string, out io.Writer) int {
 		return 2
 	}
 
-	if err := plugin.Exec(ctx, settings, plugin.Env{Log: log, Getenv: getenvFrom(environ), Build: build}); err != nil {
-		log.Error(err)
+	if err := plugin.Exec(ctx, settings, plugin.Env{Log: log, Getenv: getenv, Build: build}); err != nil {
+		// A quiet error is a result the step has reported already (the
+		// diff step's changes under detailed_exitcode), not a failure.
+		var quiet interface{ Quiet() bool }
+		if !errors.As(err, &quiet) || !quiet.Quiet() {
+			log.Error(err)
+		}
 		var coder interface{ ExitCode() int }
 		if errors.As(err, &coder) {
 			return coder.ExitCode()
@@ -70,8 +84,12 @@ func run(ctx context.Context, args, environ []string, out io.Writer) int {
 
 // logOptions reads the log settings, falling back to defaults when the
 // settings did not load, so that their errors still print.
-func logOptions(s *plugin.Settings) logging.Options {
-	opts := logging.Options{Level: logrus.InfoLevel}
+func logOptions(s *plugin.Settings, getenv func(string) string) logging.Options {
+	opts := logging.Options{
+		Level:         logrus.InfoLevel,
+		GitHubActions: getenv("GITHUB_ACTIONS") == "true",
+		Getenv:        getenv,
+	}
 	if s == nil {
 		return opts
 	}

@@ -16,23 +16,32 @@ const settingPrefix = "PLUGIN_"
 
 // Environment names that the code below refers to by name.
 const (
-	envStep                     = "PLUGIN_STEP"
-	envNamespace                = "PLUGIN_NAMESPACE"
-	envRelease                  = "PLUGIN_RELEASE"
-	envManifests                = "PLUGIN_MANIFESTS"
-	envTimeout                  = "PLUGIN_TIMEOUT"
-	envKubeconfig               = "PLUGIN_KUBECONFIG"
-	envKubeconfigData           = "PLUGIN_KUBECONFIG_DATA"
-	envServer                   = "PLUGIN_SERVER"
-	envToken                    = "PLUGIN_TOKEN"
-	envCertificateAuthorityData = "PLUGIN_CERTIFICATE_AUTHORITY_DATA"
-	envInsecureSkipTLSVerify    = "PLUGIN_INSECURE_SKIP_TLS_VERIFY"
-	envContext                  = "PLUGIN_CONTEXT"
-	envLogLevel                 = "PLUGIN_LOG_LEVEL"
-	envFailFastAfter            = "PLUGIN_FAIL_FAST_AFTER"
-	envReleaseNumber            = "PLUGIN_RELEASE_NUMBER"
-	envRollbackTo               = "PLUGIN_ROLLBACK_TO"
-	envOnFirstFailure           = "PLUGIN_ON_FIRST_FAILURE"
+	envStep                      = "PLUGIN_STEP"
+	envNamespace                 = "PLUGIN_NAMESPACE"
+	envRelease                   = "PLUGIN_RELEASE"
+	envManifests                 = "PLUGIN_MANIFESTS"
+	envTimeout                   = "PLUGIN_TIMEOUT"
+	envKubeconfig                = "PLUGIN_KUBECONFIG"
+	envKubeconfigData            = "PLUGIN_KUBECONFIG_DATA"
+	envServer                    = "PLUGIN_SERVER"
+	envToken                     = "PLUGIN_TOKEN"
+	envCertificateAuthorityData  = "PLUGIN_CERTIFICATE_AUTHORITY_DATA"
+	envInsecureSkipTLSVerify     = "PLUGIN_INSECURE_SKIP_TLS_VERIFY"
+	envContext                   = "PLUGIN_CONTEXT"
+	envLogLevel                  = "PLUGIN_LOG_LEVEL"
+	envFailFastAfter             = "PLUGIN_FAIL_FAST_AFTER"
+	envReleaseNumber             = "PLUGIN_RELEASE_NUMBER"
+	envRollbackTo                = "PLUGIN_ROLLBACK_TO"
+	envOnFirstFailure            = "PLUGIN_ON_FIRST_FAILURE"
+	envPruning                   = "PLUGIN_PRUNING"
+	envEnableDeclarativeRollback = "PLUGIN_ENABLE_DECLARATIVE_ROLLBACK"
+	envValues                    = "PLUGIN_VALUES"
+	envSkipRendering             = "PLUGIN_SKIP_RENDERING"
+	envImages                    = "PLUGIN_IMAGES"
+	envSkipDryRun                = "PLUGIN_SKIP_DRY_RUN"
+	envDiff                      = "PLUGIN_DIFF"
+	envDetailedExitcode          = "PLUGIN_DETAILED_EXITCODE"
+	envOutput                    = "PLUGIN_OUTPUT"
 )
 
 // Load reads the settings from environ (os.Environ's "KEY=value" form) and
@@ -84,6 +93,7 @@ func Load(environ, args []string) (*Settings, []string, error) {
 	s.Step = Step(strings.ToLower(string(s.Step)))
 	s.LogLevel = strings.ToLower(s.LogLevel)
 	s.OnFirstFailure = strings.ToLower(s.OnFirstFailure)
+	s.Output = strings.ToLower(s.Output)
 
 	// Zero cannot be told from unset once decoded, yet an explicit 0 is as
 	// wrong as a negative number, so it is caught here.

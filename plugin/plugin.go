@@ -45,13 +45,16 @@ func Exec(ctx context.Context, s *Settings, env Env) error {
 	if err != nil {
 		return err
 	}
-	stepEnv := steps.Env{Clients: clients, Log: log, Pipeline: Pipeline(env.Getenv)}
+	stepEnv := steps.Env{Clients: clients, Log: log, Pipeline: Pipeline(env.Getenv, s.PipelineRun)}
 
 	step, err := s.step(namespace, stepEnv)
 	if err != nil {
 		return err
 	}
 	result, runErr := step.Run(ctx)
+	if runErr != nil && result.Summary == "" {
+		result.Summary = failureSummary(s.Step, runErr)
+	}
 
 	outputs := NewOutputWriter(env.Getenv, s.ResultsDir)
 	if err := writeResult(outputs, result, log); err != nil {
@@ -79,9 +82,59 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			SkipResourceVersioning: bool(s.SkipResourceVersioning),
 			FailFast:               bool(s.FailFast),
 			FailFastAfter:          s.FailFastAfter,
+			Declarative:            bool(s.EnableDeclarativeRollback),
+			Pruning:                bool(s.Pruning),
+			Render:                 s.renderConfig(),
+			Diff:                   bool(s.Diff),
+		}, env), nil
+	case StepRollback:
+		return steps.NewRollback(steps.RollbackConfig{
+			Release:        s.Release,
+			Namespace:      namespace,
+			Timeout:        s.Timeout,
+			ReleaseNumber:  s.ReleaseNumber,
+			RollbackTo:     s.RollbackTo,
+			OnFirstFailure: s.OnFirstFailure,
+			Pruning:        bool(s.Pruning),
+			FailFast:       bool(s.FailFast),
+			FailFastAfter:  s.FailFastAfter,
+		}, env), nil
+	case StepApply:
+		return steps.NewApply(steps.ApplyConfig{
+			Release:              s.Release,
+			Namespace:            namespace,
+			Manifests:            s.Manifests,
+			Render:               s.renderConfig(),
+			Timeout:              s.Timeout,
+			SkipDryRun:           bool(s.SkipDryRun),
+			SkipSteadyStateCheck: bool(s.SkipSteadyStateCheck),
+			FailFast:             bool(s.FailFast),
+			FailFastAfter:        s.FailFastAfter,
+			Diff:                 bool(s.Diff),
+		}, env), nil
+	case StepDiff:
+		return steps.NewDiff(steps.DiffConfig{
+			Release:          s.Release,
+			Namespace:        namespace,
+			Manifests:        s.Manifests,
+			Render:           s.renderConfig(),
+			Timeout:          s.Timeout,
+			DetailedExitCode: bool(s.DetailedExitcode),
+		}, env), nil
+	case StepHistory:
+		return steps.NewHistory(steps.HistoryConfig{
+			Release:   s.Release,
+			Namespace: namespace,
+			Output:    s.Output,
+			Timeout:   s.Timeout,
 		}, env), nil
 	}
 	return nil, fmt.Errorf("step %q: %w", s.Step, ErrInvalidSettings)
+}
+
+// renderConfig narrows the settings to how manifests are rendered.
+func (s *Settings) renderConfig() steps.RenderConfig {
+	return steps.RenderConfig{Values: s.Values, SkipRendering: bool(s.SkipRendering), Images: s.Images}
 }
 
 func writeResult(w OutputWriter, result steps.Result, log logrus.FieldLogger) error {
@@ -105,10 +158,13 @@ func writeResult(w OutputWriter, result steps.Result, log logrus.FieldLogger) er
 }
 
 // Pipeline describes the CI run from the variables each CI system sets, so
-// a release records who deployed what.
-func Pipeline(getenv func(string) string) release.Pipeline {
+// a release records who deployed what. Tekton sets none: its Task passes the
+// PipelineRun's name in the pipeline_run setting instead.
+func Pipeline(getenv func(string) string, pipelineRun string) release.Pipeline {
 	get := func(key string) string { return strings.TrimSpace(getenv(key)) }
 	switch {
+	case strings.TrimSpace(pipelineRun) != "":
+		return release.Pipeline{Build: strings.TrimSpace(pipelineRun)}
 	case get("GITHUB_RUN_ID") != "":
 		p := release.Pipeline{
 			Repository: get("GITHUB_REPOSITORY"),

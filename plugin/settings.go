@@ -17,13 +17,19 @@ import (
 // omitted setting as the empty string.
 type Settings struct {
 	// Step is the deploy step to run; it may instead be the first command-line argument.
-	Step Step `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback or apply (or the first command-line argument)"`
+	Step Step `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff or history (or the first command-line argument)"`
 	// Namespace is the target namespace; it defaults to the kubeconfig context's namespace, else default.
 	Namespace string `envconfig:"PLUGIN_NAMESPACE" desc:"target namespace (default: the kubeconfig context's namespace, else default)"`
 	// Release names the deployment target; the release history objects are named after it.
-	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling and rollback"`
+	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling, rollback and history; apply and diff give templates its newest release number"`
 	// Manifests are the files, directories and globs to deploy.
-	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories or globs, separated by commas or newlines; required for rolling and apply"`
+	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories (a kustomization is built) or globs, separated by commas or newlines; required for rolling, apply and diff"`
+	// Values are the values files of the manifests' Go templates, merged in order.
+	Values List `envconfig:"PLUGIN_VALUES" desc:"rolling, apply, diff: YAML values files for the manifests' Go templates (.Values), merged in order, later files winning; never applied"`
+	// SkipRendering reads the manifests as they are, without templating.
+	SkipRendering Bool `envconfig:"PLUGIN_SKIP_RENDERING" desc:"rolling, apply, diff: do not execute the manifests as Go templates"`
+	// Images override the images of the workloads' containers.
+	Images List `envconfig:"PLUGIN_IMAGES" desc:"rolling, apply, diff: image overrides, name=image or image (e.g. registry.local/web=registry.local/web:1.4.2 or nginx:1.27), for every container and init container"`
 	// Timeout bounds the whole step, waiting for steady state included.
 	Timeout time.Duration `envconfig:"PLUGIN_TIMEOUT" default:"10m" desc:"how long the step may take, as a Go duration (e.g. 10m)"`
 
@@ -48,6 +54,10 @@ type Settings struct {
 	LogTimestamps Bool `envconfig:"PLUGIN_LOG_TIMESTAMPS" desc:"prefix log lines with a timestamp"`
 	// ResultsDir is where Tekton expects results, one file per output.
 	ResultsDir string `envconfig:"PLUGIN_RESULTS_DIR" desc:"Tekton results directory; each output is also written there as a file"`
+	// PipelineRun names the Tekton PipelineRun, which Tekton tells a step
+	// only through a Task param; the other CI systems set variables of
+	// their own that Pipeline reads.
+	PipelineRun string `envconfig:"PLUGIN_PIPELINE_RUN" desc:"Tekton PipelineRun name ($(context.pipelineRun.name)), recorded on the release as the build that deployed it"`
 
 	// SkipDryRun applies without a server-side dry run first.
 	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, apply: skip the server-side dry run before applying"`
@@ -71,6 +81,13 @@ type Settings struct {
 
 	// SkipSteadyStateCheck returns once applied, without waiting for workloads.
 	SkipSteadyStateCheck Bool `envconfig:"PLUGIN_SKIP_STEADY_STATE_CHECK" desc:"apply: do not wait for the applied workloads to become ready"`
+
+	// Diff prints, before applying, what the apply would change.
+	Diff Bool `envconfig:"PLUGIN_DIFF" desc:"rolling, apply: print a diff of each object against the live one (Secret values masked) before applying"`
+	// DetailedExitcode makes the diff step exit 3 when there are changes.
+	DetailedExitcode Bool `envconfig:"PLUGIN_DETAILED_EXITCODE" desc:"diff: exit with 3 instead of 0 when an apply would change something"`
+	// Output is the format of the history step's listing.
+	Output string `envconfig:"PLUGIN_OUTPUT" default:"text" desc:"history: text or json"`
 }
 
 // Step names a deploy step.
@@ -81,6 +98,8 @@ const (
 	StepRolling  Step = "rolling"
 	StepRollback Step = "rollback"
 	StepApply    Step = "apply"
+	StepDiff     Step = "diff"
+	StepHistory  Step = "history"
 )
 
 // stepSpec is what a step requires of the settings.
@@ -97,6 +116,8 @@ func stepSpecs() []stepSpec {
 		{step: StepRolling, needsRelease: true, needsManifests: true},
 		{step: StepRollback, needsRelease: true},
 		{step: StepApply, needsManifests: true},
+		{step: StepDiff, needsManifests: true},
+		{step: StepHistory, needsRelease: true},
 	}
 }
 
@@ -132,6 +153,12 @@ func knownStepList() string {
 const (
 	OnFirstFailureKeep   = "keep"
 	OnFirstFailureDelete = "delete"
+)
+
+// Values of Output.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
 )
 
 // LogLevels returns the accepted values of LogLevel, least verbose first.
@@ -176,10 +203,20 @@ func (b *Bool) Decode(value string) error {
 // List is a list setting. Drone and Harness join a YAML list with commas,
 // while a Tekton param or a GitHub input is more naturally one item a line,
 // so both separate items; blanks around items and empty items are dropped.
+// Drone and Harness hand over a YAML map, or a list that holds one, as
+// JSON instead: a JSON list gives its items, and a map its entries as
+// key=value items (images: {web: web:1.2} means web=web:1.2).
 type List []string
 
 // Decode implements envconfig.Decoder.
 func (l *List) Decode(value string) error {
+	if items, isJSON, err := decodeJSONList(value); isJSON {
+		if err != nil {
+			return err
+		}
+		*l = items
+		return nil
+	}
 	items := strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == '\n' })
 	out := make(List, 0, len(items))
 	for _, item := range items {

@@ -119,6 +119,7 @@ func TestDefaultSettings(t *testing.T) {
 		FailFast:       true,
 		FailFastAfter:  60 * time.Second,
 		OnFirstFailure: OnFirstFailureKeep,
+		Output:         OutputText,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultSettings() = %+v\nwant %+v", got, want)
@@ -127,7 +128,7 @@ func TestDefaultSettings(t *testing.T) {
 
 func TestKnownSteps(t *testing.T) {
 	got := KnownSteps()
-	want := []Step{StepRolling, StepRollback, StepApply}
+	want := []Step{StepRolling, StepRollback, StepApply, StepDiff, StepHistory}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("KnownSteps() = %v, want %v", got, want)
 	}
@@ -192,6 +193,26 @@ func TestEnvconfigAgrees(t *testing.T) {
 		"PLUGIN_ON_FIRST_FAILURE=delete",
 		"PLUGIN_SKIP_STEADY_STATE_CHECK=false",
 	}
+	t.Run("rollback", func(t *testing.T) { envconfigAgrees(t, environ) })
+	// The settings of the other steps, which validation refuses on a rollback.
+	t.Run("diff", func(t *testing.T) {
+		envconfigAgrees(t, []string{
+			"PLUGIN_STEP=diff",
+			"PLUGIN_MANIFESTS=k8s/",
+			"PLUGIN_VALUES=values.yaml,prod.values.yaml",
+			"PLUGIN_SKIP_RENDERING=false",
+			"PLUGIN_IMAGES=registry.local/web=registry.local/web:2,nginx:1.27",
+			"PLUGIN_DIFF=true",
+			"PLUGIN_DETAILED_EXITCODE=1",
+		})
+	})
+	t.Run("history", func(t *testing.T) {
+		envconfigAgrees(t, []string{"PLUGIN_STEP=history", "PLUGIN_RELEASE=web", "PLUGIN_OUTPUT=json"})
+	})
+}
+
+func envconfigAgrees(t *testing.T, environ []string) {
+	t.Helper()
 	loaded, _, err := Load(environ, nil)
 	if err != nil {
 		t.Fatalf("Load: %v", err)

@@ -124,6 +124,11 @@ func (s *Settings) check() []Problem {
 		add(envRollbackTo, "%d must be lower than %s (%d): a rollback returns to an older release",
 			s.RollbackTo, envReleaseNumber, s.ReleaseNumber)
 	}
+	if s.Pruning && s.Step == StepRolling && !s.EnableDeclarativeRollback {
+		// Pruning compares with the manifests of the last successful
+		// release, which only a declarative release stores.
+		add(envPruning, "needs %s: pruning compares with the manifests a declarative release stores", envEnableDeclarativeRollback)
+	}
 	switch s.OnFirstFailure {
 	case "", OnFirstFailureKeep, OnFirstFailureDelete:
 	default:
@@ -156,6 +161,7 @@ func (s *Settings) check() []Problem {
 		add(envInsecureSkipTLSVerify, "cannot be combined with %s: verify the server with the CA, or skip verification",
 			envCertificateAuthorityData)
 	}
+	problems = append(problems, s.checkRendering(spec, known)...)
 	return problems
 }
 

@@ -36,10 +36,10 @@ func TestValidate(t *testing.T) {
 			modify: func(s *Settings) { s.Step, s.Release = StepApply, "" }},
 		{name: "missing step",
 			modify: func(s *Settings) { s.Step = "" },
-			want:   []string{`PLUGIN_STEP: required: set it or pass the step as the first argument (one of rolling, rollback, apply)`}},
+			want:   []string{`PLUGIN_STEP: required: set it or pass the step as the first argument (one of rolling, rollback, apply, diff, history)`}},
 		{name: "unknown step lists known ones and skips requirements",
 			modify: func(s *Settings) { s.Step, s.Release, s.Manifests = "bluegreen", "", nil },
-			want:   []string{`PLUGIN_STEP: unknown step "bluegreen": want one of rolling, rollback, apply`}},
+			want:   []string{`PLUGIN_STEP: unknown step "bluegreen": want one of rolling, rollback, apply, diff, history`}},
 
 		{name: "release with dots", modify: func(s *Settings) { s.Release = "web.frontend" }},
 		{name: "release uppercase",

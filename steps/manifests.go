@@ -6,37 +6,18 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/sirupsen/logrus"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/apply"
+	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/internal/manifest"
 	"github.com/kube-release/kube-release/internal/release"
 	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/versioning"
 )
-
-// readManifests loads the manifests and places namespaced objects without
-// a namespace in the target one. Scope comes from the cluster's discovery
-// (one pass, cached), or from a CRD in the same set. Nothing is written.
-func readManifests(env Env, patterns []string, namespace string) ([]*yaml.RNode, error) {
-	nodes, err := manifest.Load(patterns)
-	if err != nil {
-		return nil, err
-	}
-	if len(nodes) == 0 {
-		return nil, fmt.Errorf("manifests %s: no objects found", strings.Join(patterns, ", "))
-	}
-	scope := manifest.NamespaceFilter{Namespace: namespace, Scope: manifest.ScopeFromRESTMapper(env.Clients.Mapper)}
-	if nodes, err = scope.Filter(nodes); err != nil {
-		return nil, err
-	}
-	if err := manifest.CheckDuplicates(nodes); err != nil {
-		return nil, err
-	}
-	return nodes, nil
-}
 
 // filter runs kyaml filters in order.
 func filter(nodes []*yaml.RNode, filters ...kio.Filter) ([]*yaml.RNode, error) {
@@ -132,13 +113,57 @@ func createdObjects(res *apply.Result) []release.ObjectRef {
 }
 
 // logChanges prints the change set, one object a line.
+// Under GitHub Actions the lines fold under a title that counts them.
 func logChanges(env Env, res *apply.Result) {
-	if res == nil {
+	if res == nil || len(res.Changes) == 0 {
 		return
 	}
+	counts := map[apply.Action]int{}
+	for _, c := range res.Changes {
+		counts[c.Action]++
+	}
+	var parts []string
+	for _, a := range []apply.Action{apply.Created, apply.Configured, apply.Unchanged, apply.Deleted} {
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+		}
+	}
+	end := logging.Section(env.Log, logrus.InfoLevel, fmt.Sprintf("Applied %d objects: %s", len(res.Changes), strings.Join(parts, ", ")))
+	defer end()
 	for _, c := range res.Changes {
 		env.Log.Info(c.String())
 	}
+}
+
+// logResources prints the resource table, folded under GitHub Actions.
+func logResources(log logrus.FieldLogger, ids []release.ResourceID) {
+	end := logging.Section(log, logrus.InfoLevel, fmt.Sprintf("Resources (%d)", len(ids)))
+	defer end()
+	log.Info(resourceTable(ids))
+}
+
+// logManifests prints the manifests as they will be applied, at debug
+// level and folded under GitHub Actions, with every Secret value masked.
+func logManifests(log logrus.FieldLogger, nodes []*yaml.RNode) {
+	if len(nodes) == 0 {
+		return
+	}
+	if logger, ok := log.(interface{ IsLevelEnabled(logrus.Level) bool }); ok && !logger.IsLevelEnabled(logrus.DebugLevel) {
+		// Encoding every manifest is not free; skip it when nobody reads it.
+		return
+	}
+	masked := make([]*yaml.RNode, len(nodes))
+	for i, n := range nodes {
+		masked[i] = manifest.Masked(n)
+	}
+	text, err := manifest.String(masked)
+	if err != nil {
+		log.Debugf("rendered manifests: %v", err)
+		return
+	}
+	end := logging.Section(log, logrus.DebugLevel, fmt.Sprintf("Rendered manifests (%d objects)", len(nodes)))
+	defer end()
+	log.Debug(strings.TrimRight(text, "\n"))
 }
 
 // dryRun validates every object server-side without writing, and returns
@@ -153,4 +178,72 @@ func dryRun(ctx context.Context, env Env, applier *apply.Applier, objs []*unstru
 	}
 	env.Log.Infof("Dry run passed for %d objects", len(objs)-len(res.Skipped))
 	return res, nil
+}
+
+// encodeManifests renders the objects as a declarative release stores
+// them: the multi-document YAML of every object as applied.
+func encodeManifests(nodes []*yaml.RNode) ([]byte, error) {
+	clean, err := manifest.ForApply(nodes)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([][]byte, len(clean))
+	for i, n := range clean {
+		s, err := n.String()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", manifest.Source(nodes[i]), err)
+		}
+		docs[i] = []byte(s)
+	}
+	return release.JoinManifests(docs...), nil
+}
+
+// decodeManifests parses the manifests a declarative release stored.
+func decodeManifests(data []byte) ([]*unstructured.Unstructured, error) {
+	nodes, err := kio.FromBytes(data)
+	if err != nil {
+		return nil, err
+	}
+	return toUnstructured(nodes)
+}
+
+// SkipPruningAnnotation keeps an object when pruning would delete it.
+const SkipPruningAnnotation = "harness.io/skipPruning"
+
+// pruneRefs are the objects of stored manifests that are not among keep,
+// except those annotated SkipPruningAnnotation: "true".
+func pruneRefs(stored []byte, keep []*unstructured.Unstructured) ([]apply.Ref, error) {
+	old, err := decodeManifests(stored)
+	if err != nil {
+		return nil, err
+	}
+	kept := make(map[apply.Ref]bool, len(keep))
+	for _, obj := range keep {
+		kept[apply.RefOf(obj)] = true
+	}
+	var refs []apply.Ref
+	for _, obj := range old {
+		ref := apply.RefOf(obj)
+		if kept[ref] || strings.EqualFold(obj.GetAnnotations()[SkipPruningAnnotation], "true") {
+			continue
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+// replaceStuckPods lets StatefulSets recover from a broken revision: their
+// controller never replaces a pod that is not ready, so one left at a bad
+// revision blocks every later rollout until it is deleted.
+func replaceStuckPods(ctx context.Context, env Env, workloads []rollout.Workload) error {
+	for _, w := range workloads {
+		deleted, err := rollout.ReplaceStuckPods(ctx, env.Clients.Typed, w)
+		for _, pod := range deleted {
+			env.Log.Infof("%s: deleted pod %s, stuck at an earlier revision, so that it is re-created from the current one", w, pod)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -11,8 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kube-release/kube-release/internal/apply"
+	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/internal/manifest"
 	"github.com/kube-release/kube-release/internal/release"
+	"github.com/kube-release/kube-release/internal/render"
 	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/versioning"
 )
@@ -28,6 +30,17 @@ type RollingConfig struct {
 	SkipResourceVersioning bool
 	FailFast               bool
 	FailFastAfter          time.Duration
+	// Declarative keeps one Secret of manifests per release (Harness's
+	// declarative rollback) instead of the legacy ConfigMap, and versions
+	// nothing.
+	Declarative bool
+	// Pruning deletes, after a successful declarative deploy, the objects
+	// of the last successful release that the new one no longer has.
+	Pruning bool
+	// Render is how the manifests are rendered (values, images).
+	Render RenderConfig
+	// Diff prints the diff against the live objects before applying.
+	Diff bool
 }
 
 // Rolling is the rolling deploy: render and version the manifests, apply
@@ -48,11 +61,14 @@ const recordTimeout = 20 * time.Second
 
 // rollingPlan is everything prepared before the cluster is changed.
 type rollingPlan struct {
-	store     release.Store
-	history   release.History
-	number    int
-	previous  *release.Release
-	objects   []*unstructured.Unstructured
+	store    release.Store
+	history  release.History
+	number   int
+	previous *release.Release
+	objects  []*unstructured.Unstructured
+	// manifests is what a declarative release stores: every object as
+	// applied, as multi-document YAML.
+	manifests []byte
 	resources []release.ResourceID
 	workloads []rollout.Workload
 	images    []string
@@ -75,25 +91,25 @@ func (r *Rolling) Run(ctx context.Context) (Result, error) {
 	return r.execute(ctx, stepCtx, applier, plan)
 }
 
-// prepare reads, renders, versions and validates everything, and reads the
-// history. It writes nothing, so a failure here leaves the cluster as it was.
+// prepare reads the history, then reads, renders, versions and validates
+// the manifests. It writes nothing, so a failure here leaves the cluster as
+// it was.
 func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rollingPlan, error) {
 	log := r.env.Log
 	log.Infof("Release Name: [%s]", r.cfg.Release)
 
-	nodes, err := readManifests(r.env, r.cfg.Manifests, r.cfg.Namespace)
+	p := &rollingPlan{}
+	if err := r.readHistory(ctx, p); err != nil {
+		return nil, err
+	}
+	// Templates see the new release's number, known once the history is read.
+	nodes, err := renderManifests(r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
+		render.Release{Name: r.cfg.Release, Namespace: r.cfg.Namespace, Number: p.number})
 	if err != nil {
 		return nil, err
 	}
-	p := &rollingPlan{store: release.NewConfigMapStore(r.env.Clients.Typed, r.cfg.Namespace, r.cfg.Release)}
-	if p.history, err = p.store.List(ctx); err != nil {
-		return nil, fmt.Errorf("release history: %w", err)
-	}
-	p.number = p.history.NextNumber()
-	p.previous = p.history.LastSuccessful(p.number)
-
 	version := versioning.Filter{Release: p.number}
-	if r.cfg.SkipResourceVersioning {
+	if r.cfg.SkipResourceVersioning || r.cfg.Declarative {
 		version = versioning.Filter{}
 	}
 	if nodes, err = filter(nodes, version, manifest.ReleaseLabelFilter{Release: r.cfg.Release}); err != nil {
@@ -102,11 +118,22 @@ func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rolling
 	p.resources = resources(nodes)
 	p.workloads = managedWorkloads(nodes)
 	p.images = manifest.Images(nodes)
+	logManifests(log, nodes)
 	if p.objects, err = toUnstructured(nodes); err != nil {
 		return nil, err
 	}
+	if r.cfg.Declarative {
+		if p.manifests, err = encodeManifests(nodes); err != nil {
+			return nil, err
+		}
+		// A release Secret over the object size limit must fail now, not
+		// after the cluster has changed.
+		if _, err := release.EncodeSecret(r.cfg.Namespace, r.cfg.Release, &release.Release{Number: p.number, Status: release.InProgress, Manifests: p.manifests}); err != nil {
+			return nil, err
+		}
+	}
 
-	log.Info(resourceTable(p.resources))
+	logResources(log, p.resources)
 	log.Infof("Current release number is: %d", p.number)
 	if p.previous != nil {
 		log.Infof("Previous Successful Release is %d", p.previous.Number)
@@ -118,8 +145,50 @@ func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rolling
 		if p.baseline, err = dryRun(ctx, r.env, applier, p.objects); err != nil {
 			return nil, err
 		}
+		if r.cfg.Diff {
+			objects, summary, err := diffObjects(ctx, r.env, p.objects, p.baseline)
+			if err != nil {
+				return nil, fmt.Errorf("diff (nothing was changed): %w", err)
+			}
+			logDiff(r.env, objects, summary)
+		}
 	}
 	return p, nil
+}
+
+// readHistory reads the history of the configured format and numbers the
+// new release. A release moving to declarative mode continues the legacy
+// numbering, and its last success may still be a legacy release.
+func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
+	typed := r.env.Clients.Typed
+	legacyStore := release.NewConfigMapStore(typed, r.cfg.Namespace, r.cfg.Release)
+	if !r.cfg.Declarative {
+		h, err := legacyStore.List(ctx)
+		if err != nil {
+			return fmt.Errorf("release history: %w", err)
+		}
+		p.store, p.history = legacyStore, h
+		p.number = h.NextNumber()
+		p.previous = h.LastSuccessful(p.number)
+		return nil
+	}
+	store := release.NewSecretStore(typed, r.cfg.Namespace, r.cfg.Release)
+	h, err := store.List(ctx)
+	if err != nil {
+		return fmt.Errorf("release history: %w", err)
+	}
+	p.store, p.history = store, h
+	var legacy release.History
+	if len(h) == 0 {
+		if legacy, err = legacyStore.List(ctx); err != nil {
+			return fmt.Errorf("release history: %w", err)
+		}
+	}
+	p.number = release.NextDeclarativeNumber(h, legacy)
+	if p.previous = h.LastSuccessful(p.number); p.previous == nil {
+		p.previous = legacy.LastSuccessful(p.number)
+	}
+	return nil
 }
 
 // execute changes the cluster: cleanup, the InProgress record, apply, wait,
@@ -135,6 +204,7 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 		Number:    p.number,
 		Status:    release.InProgress,
 		Resources: p.resources,
+		Manifests: p.manifests,
 		Workloads: make([]release.Workload, len(p.workloads)),
 		Metadata:  release.Metadata{Pipeline: r.env.Pipeline, Images: p.images},
 	}
@@ -164,7 +234,9 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 		} else {
 			log.Infof("Release %d recorded as Failed (%s)", rel.Number, reason)
 		}
-		return r.result(p, rel, nil), err
+		result := r.result(p, rel, nil)
+		result.Summary += failureMarkdown(err)
+		return result, err
 	}
 
 	res, err := applier.Apply(ctx, p.objects, apply.Options{Baseline: p.baseline})
@@ -172,6 +244,13 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	rel.Metadata.CreatedObjects = createdObjects(res)
 	if err != nil {
 		return fail("apply", fmt.Errorf("apply: %w", err))
+	}
+
+	if latest := p.history.Latest(); latest != nil && latest.Status != release.Succeeded {
+		// The last deploy failed: its broken pods may block this one.
+		if err := replaceStuckPods(ctx, r.env, p.workloads); err != nil {
+			return fail("apply", err)
+		}
 	}
 
 	var waited []rollout.Result
@@ -197,40 +276,91 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	if err := p.store.Update(ctx, rel); err != nil {
 		return fail("record", fmt.Errorf("record release %d as Succeeded: %w", rel.Number, err))
 	}
-	log.Infof("Release %d of %s Succeeded", rel.Number, r.cfg.Release)
+	if r.cfg.Pruning {
+		// The release stands; a pruning failure is reported, not undone.
+		if err := r.prune(ctx, applier, p); err != nil {
+			return r.result(p, rel, waited), err
+		}
+	}
+	logging.Succeeded(log, "Release %d of %s Succeeded", rel.Number, r.cfg.Release)
 	return r.result(p, rel, waited), nil
 }
 
-// cleanup applies the legacy cleanup rule before the new release is
-// recorded: Failed releases and releases older than the last successful one
-// leave the history, and their versioned ConfigMaps and Secrets are deleted.
+// cleanup applies the cleanup rule of the history's format before the new
+// release is recorded. Legacy: Failed releases and releases older than the
+// last successful one leave the history, and their versioned ConfigMaps and
+// Secrets are deleted. Declarative: Failed releases go, and of the older
+// ones only the newest few stay.
 func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollingPlan) error {
-	_, drop := p.history.LegacyCleanup()
+	var drop release.History
+	if r.cfg.Declarative {
+		_, drop = p.history.DeclarativeCleanup(p.number)
+	} else {
+		_, drop = p.history.LegacyCleanup()
+	}
 	if len(drop) == 0 {
 		return nil
 	}
-	numbers := make([]string, len(drop))
-	nums := make([]int, len(drop))
-	for i, rel := range drop {
-		numbers[i] = strconv.Itoa(rel.Number)
-		nums[i] = rel.Number
+	list := releaseNumbers(drop)
+	if r.cfg.Declarative {
+		r.env.Log.Infof("Release numbers to be deleted are: %s", list)
 	}
 	var refs []apply.Ref
 	for _, id := range drop.VersionedResources() {
 		refs = append(refs, apply.Ref{Kind: id.Kind, Namespace: id.Namespace, Name: id.Name})
 	}
-	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
-	for _, c := range deleted {
-		r.env.Log.Info(c.String())
+	if len(refs) > 0 {
+		deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
+		for _, c := range deleted {
+			r.env.Log.Info(c.String())
+		}
+		if err != nil {
+			return fmt.Errorf("clean up releases %s: %w", list, err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("clean up releases %s: %w", strings.Join(numbers, ","), err)
+	nums := make([]int, len(drop))
+	for i, rel := range drop {
+		nums[i] = rel.Number
 	}
 	if err := p.store.Delete(ctx, nums...); err != nil {
-		return fmt.Errorf("clean up releases %s: %w", strings.Join(numbers, ","), err)
+		return fmt.Errorf("clean up releases %s: %w", list, err)
 	}
-	r.env.Log.Infof("Cleaned up releases %s", strings.Join(numbers, ","))
+	r.env.Log.Infof("Cleaned up releases %s", list)
 	return nil
+}
+
+// prune deletes the objects of the previous successful release that the
+// new one no longer has, in reverse apply order. Objects annotated
+// harness.io/skipPruning: "true" stay.
+func (r *Rolling) prune(ctx context.Context, applier *apply.Applier, p *rollingPlan) error {
+	if p.previous == nil || len(p.previous.Manifests) == 0 {
+		r.env.Log.Info("Pruning: no earlier release with stored manifests; nothing to prune")
+		return nil
+	}
+	refs, err := pruneRefs(p.previous.Manifests, p.objects)
+	if err != nil {
+		return fmt.Errorf("prune: release %d: %w", p.previous.Number, err)
+	}
+	if len(refs) == 0 {
+		r.env.Log.Info("Pruning: nothing to prune")
+		return nil
+	}
+	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
+	for _, c := range deleted {
+		r.env.Log.Infof("Pruned %s", c.Ref)
+	}
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	return nil
+}
+
+func releaseNumbers(h release.History) string {
+	numbers := make([]string, len(h))
+	for i, rel := range h {
+		numbers[i] = strconv.Itoa(rel.Number)
+	}
+	return strings.Join(numbers, ",")
 }
 
 func waitFailureReason(err error) string {
@@ -254,25 +384,27 @@ func (r *Rolling) result(p *rollingPlan, rel *release.Release, waited []rollout.
 		workloads[i] = w.Kind + "/" + w.Name
 	}
 	outputs := []Output{
-		{"release", r.cfg.Release},
-		{"release_number", strconv.Itoa(rel.Number)},
-		{"previous_release_number", previous},
-		{"status", string(rel.Status)},
-		{"workloads", strings.Join(workloads, ",")},
-		{"images", strings.Join(p.images, ",")},
+		{OutputRelease, r.cfg.Release},
+		{OutputReleaseNumber, strconv.Itoa(rel.Number)},
+		{OutputPreviousReleaseNumber, previous},
+		{OutputStatus, string(rel.Status)},
+		{OutputWorkloads, strings.Join(workloads, ",")},
+		{OutputImages, strings.Join(p.images, ",")},
 	}
 
-	var md strings.Builder
-	fmt.Fprintf(&md, "### kube-release rolling: `%s` release %d %s\n\n", r.cfg.Release, rel.Number, rel.Status)
+	summary := releaseSummary{
+		Step:      "rolling",
+		Release:   r.cfg.Release,
+		Namespace: r.cfg.Namespace,
+		Number:    rel.Number,
+		Status:    string(rel.Status),
+		Images:    p.images,
+	}
 	if p.previous != nil {
-		fmt.Fprintf(&md, "Previous successful release: %d. ", p.previous.Number)
+		summary.Previous = p.previous.Number
 	}
-	fmt.Fprintf(&md, "Namespace `%s`.\n\n", r.cfg.Namespace)
-	if len(rel.Workloads) > 0 {
-		md.WriteString("| Workload | Revision |\n|---|---|\n")
-		for _, w := range rel.Workloads {
-			fmt.Fprintf(&md, "| %s/%s | %s |\n", w.ID.Kind, w.ID.Name, w.Revision)
-		}
+	for _, w := range rel.Workloads {
+		summary.Workloads = append(summary.Workloads, summaryWorkload{Kind: w.ID.Kind, Name: w.ID.Name, Revision: w.Revision})
 	}
-	return Result{Outputs: outputs, Summary: md.String()}
+	return Result{Outputs: outputs, Summary: summary.Markdown()}
 }

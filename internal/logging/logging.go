@@ -23,19 +23,29 @@ type Options struct {
 	// Color forces colour on or off; nil decides from the terminal and
 	// NO_COLOR.
 	Color *bool
+	// GitHubActions writes GitHub's workflow commands: sections fold
+	// (::group::), errors and warnings become annotations, and Mask
+	// registers secrets (::add-mask::).
+	GitHubActions bool
+	// Getenv reads the environment (NO_COLOR); nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // New returns a logger writing to w.
 func New(w io.Writer, opts Options) *logrus.Logger {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	color := false
 	if opts.Color != nil {
 		color = *opts.Color
 	} else {
-		color = WantColor(w, os.Getenv)
+		color = WantColor(w, getenv)
 	}
 	return &logrus.Logger{
 		Out:       w,
-		Formatter: &Formatter{Timestamps: opts.Timestamps, Color: color},
+		Formatter: &Formatter{Timestamps: opts.Timestamps, Color: color, GitHub: opts.GitHubActions},
 		Hooks:     make(logrus.LevelHooks),
 		Level:     opts.Level,
 		ExitFunc:  os.Exit,
@@ -54,13 +64,18 @@ func WantColor(w io.Writer, getenv func(string) string) bool {
 
 // Formatter prints one plain line per entry: the message as it is at info
 // level, a short prefix at every other level, and fields as key=value.
+// With GitHub set, errors, warnings, outcomes and sections are GitHub
+// workflow commands instead, which the runner turns into annotations and
+// folds.
 type Formatter struct {
 	Timestamps bool
 	Color      bool
+	GitHub     bool
 }
 
 const (
 	red    = "\x1b[31m"
+	green  = "\x1b[32m"
 	yellow = "\x1b[33m"
 	gray   = "\x1b[90m"
 	bold   = "\x1b[1m"
@@ -69,6 +84,17 @@ const (
 
 // Format implements logrus.Formatter.
 func (f *Formatter) Format(e *logrus.Entry) ([]byte, error) {
+	mark, _ := e.Data[markKey].(string)
+	if f.GitHub {
+		if line, ok := f.githubCommand(e, mark); ok {
+			return []byte(line), nil
+		}
+	}
+	if mark == sectionEnd {
+		// Outside GitHub a section is only its title line.
+		return nil, nil
+	}
+
 	var b bytes.Buffer
 	if f.Timestamps {
 		b.WriteString(e.Time.UTC().Format(time.RFC3339))
@@ -85,12 +111,21 @@ func (f *Formatter) Format(e *logrus.Entry) ([]byte, error) {
 	case logrus.TraceLevel:
 		prefix, color = "trace: ", gray
 	}
+	switch mark {
+	case outcomeSucceeded:
+		color = green + bold
+	case sectionStart:
+		color += bold
+	}
 	if f.Color && color != "" {
 		b.WriteString(color)
 	}
 	b.WriteString(prefix)
 	b.WriteString(strings.TrimRight(e.Message, "\n"))
 	for _, k := range slices.Sorted(maps.Keys(e.Data)) {
+		if k == markKey {
+			continue
+		}
 		fmt.Fprintf(&b, " %s=%v", k, e.Data[k])
 	}
 	if f.Color && color != "" {
@@ -98,4 +133,35 @@ func (f *Formatter) Format(e *logrus.Entry) ([]byte, error) {
 	}
 	b.WriteByte('\n')
 	return b.Bytes(), nil
+}
+
+// githubCommand formats the entries that GitHub shows better as workflow
+// commands. Commands carry no timestamp or colour: the runner recognises
+// them only at the start of a line, and stamps every line itself.
+func (f *Formatter) githubCommand(e *logrus.Entry, mark string) (string, bool) {
+	msg := strings.TrimRight(e.Message, "\n")
+	switch {
+	case mark == sectionStart:
+		return "::group::" + escapeData(firstLine(msg)) + "\n", true
+	case mark == sectionEnd:
+		return "::endgroup::\n", true
+	case mark == outcomeSucceeded:
+		return "::notice::" + escapeData(msg) + "\n", true
+	case e.Level <= logrus.ErrorLevel:
+		return "::error::" + escapeData(msg) + "\n", true
+	case e.Level == logrus.WarnLevel:
+		return "::warning::" + escapeData(msg) + "\n", true
+	}
+	return "", false
+}
+
+// escapeData escapes a workflow command's data as the Actions toolkit does,
+// so that a message of several lines stays one command.
+func escapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -1,0 +1,193 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kube-release/kube-release/internal/apply"
+	"github.com/kube-release/kube-release/internal/logging"
+	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/render"
+	"github.com/kube-release/kube-release/internal/rollout"
+)
+
+// ApplyConfig is what the apply step needs of the settings.
+type ApplyConfig struct {
+	// Release is optional. When set, templates see it as .Release.Name and
+	// the newest number of its history (read, never written) as
+	// .Release.Number; otherwise the name is empty and the number 0.
+	Release   string
+	Namespace string
+	Manifests []string
+	Render    RenderConfig
+	// Timeout bounds applying and waiting.
+	Timeout              time.Duration
+	SkipDryRun           bool
+	SkipSteadyStateCheck bool
+	FailFast             bool
+	FailFastAfter        time.Duration
+	// Diff prints the diff against the live objects before applying.
+	Diff bool
+}
+
+// Apply applies manifests with the rolling deploy's engine and order, and
+// waits for the workloads it applied, Jobs included. It records no release
+// and versions nothing, so rollback never undoes it: the step for a
+// migration Job or an object outside the release.
+type Apply struct {
+	cfg ApplyConfig
+	env Env
+}
+
+// NewApply returns the apply step.
+func NewApply(cfg ApplyConfig, env Env) *Apply {
+	return &Apply{cfg: cfg, env: env}
+}
+
+// The statuses the apply step reports (as a release's, for one vocabulary).
+const (
+	statusSucceeded = "Succeeded"
+	statusFailed    = "Failed"
+)
+
+// Run implements Step.
+func (a *Apply) Run(ctx context.Context) (Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	log := a.env.Log
+
+	// Prepare: nothing below writes until the real apply.
+	rel := render.Release{Name: a.cfg.Release, Namespace: a.cfg.Namespace}
+	if a.cfg.Release != "" {
+		n, err := newestNumber(ctx, historyStores(a.env, a.cfg.Namespace, a.cfg.Release))
+		if err != nil {
+			return Result{}, err
+		}
+		rel.Number = n
+	}
+	nodes, err := renderManifests(a.env, a.cfg.Manifests, a.cfg.Namespace, a.cfg.Render, rel)
+	if err != nil {
+		return Result{}, err
+	}
+	logManifests(log, nodes)
+	workloads := applyWorkloads(nodes)
+	images := manifest.Images(nodes)
+	objs, err := toUnstructured(nodes)
+	if err != nil {
+		return Result{}, err
+	}
+	applier, err := apply.New(a.env.Clients, apply.Config{})
+	if err != nil {
+		return Result{}, err
+	}
+	var baseline *apply.Result
+	if !a.cfg.SkipDryRun {
+		if baseline, err = dryRun(ctx, a.env, applier, objs); err != nil {
+			return Result{}, err
+		}
+		if a.cfg.Diff {
+			objects, summary, err := diffObjects(ctx, a.env, objs, baseline)
+			if err != nil {
+				return Result{}, fmt.Errorf("diff (nothing was changed): %w", err)
+			}
+			logDiff(a.env, objects, summary)
+		}
+	}
+
+	res, err := applier.Apply(ctx, objs, apply.Options{Baseline: baseline})
+	logChanges(a.env, res)
+	if err != nil {
+		err = fmt.Errorf("apply: %w", err)
+		return a.result(res, images, err), err
+	}
+	if a.cfg.SkipSteadyStateCheck || len(workloads) == 0 {
+		if len(workloads) > 0 {
+			log.Infof("Not waiting for %d workloads (skip_steady_state_check)", len(workloads))
+		}
+		logging.Succeeded(log, "Applied %d objects", len(objs))
+		return a.result(res, images, nil), nil
+	}
+
+	deadline, _ := ctx.Deadline()
+	log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(workloads), time.Until(deadline).Round(time.Second))
+	waiter := rollout.NewWaiter(a.env.Clients.Typed, rollout.Options{
+		FailFast:      a.cfg.FailFast,
+		FailFastAfter: a.cfg.FailFastAfter,
+		OnProgress:    newProgressPrinter(log).print,
+	})
+	waited, err := waiter.Wait(ctx, workloads)
+	if err != nil {
+		err = fmt.Errorf("wait for steady state: %w", err)
+		return a.result(res, images, err), err
+	}
+	for _, w := range waited {
+		if w.Workload.Kind == rollout.KindJob {
+			log.Infof("%s complete", w.Workload)
+		} else {
+			log.Infof("%s ready at revision %s", w.Workload, w.Revision)
+		}
+	}
+	logging.Succeeded(log, "Applied %d objects; %d workloads reached steady state", len(objs), len(waited))
+	return a.result(res, images, nil), nil
+}
+
+// applyWorkloads are what the apply step waits for: the Deployments,
+// StatefulSets, DaemonSets and Jobs of the set not marked direct-apply. A
+// Job is done when Complete; Failed fails the step.
+func applyWorkloads(nodes []*yaml.RNode) []rollout.Workload {
+	ws := managedWorkloads(nodes)
+	for _, n := range nodes {
+		if n.GetKind() != rollout.KindJob || !strings.HasPrefix(n.GetApiVersion(), "batch/") {
+			continue
+		}
+		if strings.EqualFold(n.GetAnnotations(manifest.DirectApplyAnnotation)[manifest.DirectApplyAnnotation], "true") {
+			continue
+		}
+		ws = append(ws, rollout.Workload{Kind: rollout.KindJob, Namespace: n.GetNamespace(), Name: n.GetName()})
+	}
+	return ws
+}
+
+// result is what the step reports, whatever the outcome; failure is the
+// error that ended it, nil when it succeeded.
+func (a *Apply) result(res *apply.Result, images []string, failure error) Result {
+	status := statusSucceeded
+	if failure != nil {
+		status = statusFailed
+	}
+	var changes []string
+	if res != nil {
+		for _, c := range res.Changes {
+			changes = append(changes, c.String())
+		}
+	}
+	outputs := []Output{
+		{OutputStatus, status},
+		{OutputApplied, strconv.Itoa(len(changes))},
+		{OutputChanges, capLines(changes, changesOutputLimit)},
+		{OutputImages, strings.Join(images, ",")},
+	}
+	var md strings.Builder
+	icon := "✅"
+	if status == statusFailed {
+		icon = "❌"
+	}
+	fmt.Fprintf(&md, "### %s kube-release apply: %s\n\nNamespace `%s`, %d objects applied.\n\n", icon, status, a.cfg.Namespace, len(changes))
+	if len(changes) > 0 {
+		md.WriteString("| Object | Change |\n|---|---|\n")
+		for i, c := range res.Changes {
+			if i == summaryRowLimit {
+				fmt.Fprintf(&md, "| ... and %d more | |\n", len(res.Changes)-i)
+				break
+			}
+			fmt.Fprintf(&md, "| %s | %s |\n", c.Ref, c.Action)
+		}
+	}
+	md.WriteString(failureMarkdown(failure))
+	return Result{Outputs: outputs, Summary: md.String()}
+}

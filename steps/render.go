@@ -1,0 +1,148 @@
+package steps
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kube-release/kube-release/internal/logging"
+	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/render"
+)
+
+// RenderConfig is how every step that reads manifests (rolling, apply,
+// diff) turns them into objects.
+type RenderConfig struct {
+	// Values are YAML values files for the templates, merged in order
+	// (later wins, mappings merged key by key).
+	Values []string
+	// SkipRendering reads the manifests as they are, "{{" included.
+	SkipRendering bool
+	// Images are image overrides, "name=image" or "image" (see
+	// manifest.ParseImageOverrides), applied to every workload.
+	Images []string
+}
+
+// isValuesFile tells a values file by its name: values.yaml or values.yml,
+// or a name ending in .values.yaml or .values.yml (prod.values.yaml), in any
+// case. Such a file among the manifests is never applied, whether or not
+// it is listed in the values setting; it holds a template's values, not
+// Kubernetes objects.
+func isValuesFile(path string) bool {
+	name := strings.ToLower(filepath.Base(path))
+	for _, ext := range []string{".yaml", ".yml"} {
+		if name == "values"+ext || strings.HasSuffix(name, ".values"+ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// renderManifests is how a step reads its manifests: values files and
+// templates (unless skipped), kustomizations, the target namespace on
+// namespaced objects without one, duplicate check, image overrides. It logs
+// the objects it rendered; the caller logs the manifests at debug level
+// (logManifests) once it has made its own edits. Nothing is written to the
+// cluster.
+//
+// rel is what templates see as .Release: the caller knows the release
+// number, so a rolling deploy reads its history before rendering.
+func renderManifests(env Env, patterns []string, namespace string, cfg RenderConfig, rel render.Release) ([]*yaml.RNode, error) {
+	log := env.Log
+	overrides, err := manifest.ParseImageOverrides(cfg.Images)
+	if err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	}
+
+	// The values files are excluded from the manifests by path, wherever
+	// they sit, and files named like values files by name.
+	valuesPaths := map[string]bool{}
+	for _, v := range cfg.Values {
+		valuesPaths[absPath(v)] = true
+	}
+	var namedValues []string
+	opts := manifest.LoadOptions{
+		Skip: func(path string) bool {
+			if valuesPaths[absPath(path)] {
+				return true
+			}
+			if isValuesFile(path) {
+				namedValues = append(namedValues, path)
+				return true
+			}
+			return false
+		},
+	}
+	if cfg.SkipRendering {
+		if len(cfg.Values) > 0 {
+			log.Warn("values are not used: skip_rendering is set, so manifests are not templates")
+		}
+	} else {
+		values, err := render.LoadValues(cfg.Values)
+		if err != nil {
+			return nil, err
+		}
+		opts.Render = render.New(values, rel).Render
+	}
+
+	nodes, err := opts.Load(patterns)
+	for _, path := range namedValues {
+		log.Infof("%s is a values file by its name, not applied (list it in values to use it)", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("manifests %s: no objects found", strings.Join(patterns, ", "))
+	}
+	scope := manifest.NamespaceFilter{Namespace: namespace, Scope: manifest.ScopeFromRESTMapper(env.Clients.Mapper)}
+	if nodes, err = scope.Filter(nodes); err != nil {
+		return nil, err
+	}
+	if err := manifest.CheckDuplicates(nodes); err != nil {
+		return nil, err
+	}
+
+	images := manifest.ImageFilter{Overrides: overrides}
+	unmatched, err := images.Unmatched(nodes)
+	if err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	}
+	for _, name := range unmatched {
+		log.Warnf("image override %s matches no container: check its repository against the manifests' images", name)
+	}
+	if nodes, err = images.Filter(nodes); err != nil {
+		return nil, fmt.Errorf("images: %w", err)
+	}
+
+	logObjects(log, nodes)
+	return nodes, nil
+}
+
+// logObjects prints the rendered objects, one Kind/namespace/name a line
+// (the change set's form), folded under GitHub Actions.
+func logObjects(log logrus.FieldLogger, nodes []*yaml.RNode) {
+	end := logging.Section(log, logrus.InfoLevel, fmt.Sprintf("Rendered %d objects", len(nodes)))
+	defer end()
+	for _, n := range nodes {
+		log.Info(objectName(n.GetKind(), n.GetNamespace(), n.GetName()))
+	}
+}
+
+// objectName is Kind/namespace/name, or Kind/name for a cluster-scoped object.
+func objectName(kind, namespace, name string) string {
+	if namespace == "" {
+		return kind + "/" + name
+	}
+	return kind + "/" + namespace + "/" + name
+}
+
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return filepath.Clean(p)
+}

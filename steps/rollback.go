@@ -1,0 +1,451 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-release/kube-release/internal/apply"
+	"github.com/kube-release/kube-release/internal/diagnose"
+	"github.com/kube-release/kube-release/internal/release"
+	"github.com/kube-release/kube-release/internal/rollout"
+)
+
+// Values of RollbackConfig.OnFirstFailure.
+const (
+	OnFirstFailureKeep   = "keep"
+	OnFirstFailureDelete = "delete"
+)
+
+// RollbackConfig is what the rollback step needs of the settings.
+type RollbackConfig struct {
+	Release   string
+	Namespace string
+	Timeout   time.Duration
+	// ReleaseNumber is the release to roll back (the deploy step's
+	// release_number output); 0 means the newest.
+	ReleaseNumber int
+	// RollbackTo is the release to return to; 0 means the last successful
+	// one before ReleaseNumber. It must be Succeeded.
+	RollbackTo int
+	// OnFirstFailure says what to do when there is nothing to return to:
+	// keep the failed release's objects, or delete those it created.
+	OnFirstFailure string
+	// Pruning deletes the objects the rolled-back release added (declarative
+	// releases only; the target's own objects are re-created anyway).
+	Pruning       bool
+	FailFast      bool
+	FailFastAfter time.Duration
+}
+
+// Rollback returns a release's workloads to an earlier successful release.
+// Everything it needs is read from the cluster, so it runs in a later step
+// or job than the deploy.
+type Rollback struct {
+	cfg RollbackConfig
+	env Env
+}
+
+// NewRollback returns the rollback step.
+func NewRollback(cfg RollbackConfig, env Env) *Rollback {
+	return &Rollback{cfg: cfg, env: env}
+}
+
+// Outcomes of a rollback, the step's status output.
+const (
+	rollbackSucceeded = "Succeeded"
+	rollbackFailed    = "Failed"
+	rollbackSkipped   = "Skipped"
+)
+
+// stored is a release with the store that holds it: a history may span
+// both formats (a release that moved to declarative mode).
+type stored struct {
+	*release.Release
+	store       release.Store
+	declarative bool
+}
+
+// Run implements Step.
+func (rb *Rollback) Run(ctx context.Context) (Result, error) {
+	log := rb.env.Log
+	stepCtx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
+	defer cancel()
+
+	history, err := rb.readHistory(stepCtx)
+	if err != nil {
+		return rb.result(rollbackFailed, nil, nil, ""), err
+	}
+	if len(history) == 0 {
+		log.Infof("No release history found for release %s", rb.cfg.Release)
+		return rb.result(rollbackSkipped, nil, nil, ""), nil
+	}
+
+	current, err := rb.current(history)
+	if err != nil {
+		return rb.result(rollbackFailed, nil, nil, ""), err
+	}
+	if rb.cfg.ReleaseNumber == 0 && current.Status == release.Succeeded {
+		log.Info("No failed release found. Skipping rollback.")
+		return rb.result(rollbackSkipped, nil, current, ""), nil
+	}
+	target, err := rb.target(history, current)
+	if err != nil {
+		return rb.result(rollbackFailed, nil, current, ""), err
+	}
+	evidence := rb.evidence(stepCtx, current)
+
+	if target == nil {
+		return rb.firstFailure(ctx, stepCtx, current, evidence)
+	}
+	log.Infof("Previous eligible Release is %d with status %s.", target.Number, target.Status)
+	log.Infof("Rolling back to release %d", target.Number)
+
+	waited, err := rb.restore(stepCtx, current, target)
+	if err != nil {
+		rb.markFailed(ctx, current, "rollback failed")
+		return rb.result(rollbackFailed, target, current, evidence), fmt.Errorf("roll back release %d to %d: %w", current.Number, target.Number, err)
+	}
+	if err := rb.markRolledBack(ctx, current, target, waited); err != nil {
+		return rb.result(rollbackFailed, target, current, evidence), err
+	}
+	log.Infof("Rolled back release %d of %s to release %d", current.Number, rb.cfg.Release, target.Number)
+	return rb.result(rollbackSucceeded, target, current, evidence), nil
+}
+
+// readHistory reads both formats and merges them by number; a declarative
+// release wins over a legacy one of the same number, since it is the newer
+// way the release was deployed.
+func (rb *Rollback) readHistory(ctx context.Context) ([]stored, error) {
+	typed := rb.env.Clients.Typed
+	legacyStore := release.NewConfigMapStore(typed, rb.cfg.Namespace, rb.cfg.Release)
+	secretStore := release.NewSecretStore(typed, rb.cfg.Namespace, rb.cfg.Release)
+	legacy, err := legacyStore.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("release history: %w", err)
+	}
+	declarative, err := secretStore.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("release history: %w", err)
+	}
+	byNumber := map[int]stored{}
+	for _, r := range legacy {
+		byNumber[r.Number] = stored{Release: r, store: legacyStore}
+	}
+	for _, r := range declarative {
+		byNumber[r.Number] = stored{Release: r, store: secretStore, declarative: true}
+	}
+	merged := make([]stored, 0, len(byNumber))
+	for _, s := range byNumber {
+		merged = append(merged, s)
+	}
+	slices.SortFunc(merged, func(a, b stored) int { return b.Number - a.Number })
+	return merged, nil
+}
+
+func find(history []stored, number int) *stored {
+	for i := range history {
+		if history[i].Number == number {
+			return &history[i]
+		}
+	}
+	return nil
+}
+
+func numbersOf(history []stored) string {
+	n := make([]string, len(history))
+	for i, s := range history {
+		n[i] = strconv.Itoa(s.Number)
+	}
+	return strings.Join(n, ",")
+}
+
+// current is the release being rolled back: release_number, else the newest.
+func (rb *Rollback) current(history []stored) (*stored, error) {
+	if rb.cfg.ReleaseNumber == 0 {
+		return &history[0], nil
+	}
+	if s := find(history, rb.cfg.ReleaseNumber); s != nil {
+		return s, nil
+	}
+	return nil, fmt.Errorf("release_number %d: release %s has no such release (it has %s)", rb.cfg.ReleaseNumber, rb.cfg.Release, numbersOf(history))
+}
+
+// target is the release to return to: rollback_to, else the newest
+// Succeeded release numbered below current; nil when there is none.
+func (rb *Rollback) target(history []stored, current *stored) (*stored, error) {
+	if n := rb.cfg.RollbackTo; n != 0 {
+		t := find(history, n)
+		switch {
+		case t == nil:
+			return nil, fmt.Errorf("rollback_to %d: release %s has no such release (it has %s)", n, rb.cfg.Release, numbersOf(history))
+		case n >= current.Number:
+			return nil, fmt.Errorf("rollback_to %d: must be older than release %d, the one rolled back", n, current.Number)
+		case t.Status != release.Succeeded:
+			return nil, fmt.Errorf("rollback_to %d: release %d is %s; only a Succeeded release can be returned to", n, n, t.Status)
+		}
+		return t, nil
+	}
+	for i := range history {
+		if s := &history[i]; s.Number < current.Number && s.Status == release.Succeeded {
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+// firstFailure handles a release with nothing to return to. keep: leave it
+// as it is. delete: remove what the release created, never an object that
+// existed before it.
+func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, evidence string) (Result, error) {
+	log := rb.env.Log
+	if rb.cfg.OnFirstFailure != OnFirstFailureDelete {
+		log.Info("No previous eligible release found. Can't rollback.")
+		return rb.result(rollbackSkipped, nil, current, evidence), nil
+	}
+	created := current.Metadata.CreatedObjects
+	if len(created) == 0 {
+		log.Infof("No previous eligible release found. Release %d records no objects it created, so nothing is deleted.", current.Number)
+		rb.markFailed(parent, current, "rolled back")
+		return rb.result(rollbackSkipped, nil, current, evidence), nil
+	}
+	log.Infof("No previous eligible release found. Deleting the %d objects release %d created (on_first_failure: delete)", len(created), current.Number)
+	applier, err := apply.New(rb.env.Clients, apply.Config{})
+	if err != nil {
+		return rb.result(rollbackFailed, nil, current, evidence), err
+	}
+	refs := make([]apply.Ref, len(created))
+	for i, o := range created {
+		group, _, _ := strings.Cut(o.APIVersion, "/")
+		if !strings.Contains(o.APIVersion, "/") {
+			group = ""
+		}
+		refs[i] = apply.Ref{Group: group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+	}
+	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
+	for _, c := range deleted {
+		log.Info(c.String())
+	}
+	rb.markFailed(parent, current, "rolled back")
+	if err != nil {
+		return rb.result(rollbackFailed, nil, current, evidence), fmt.Errorf("delete the objects of release %d: %w", current.Number, err)
+	}
+	return rb.result(rollbackSucceeded, nil, current, evidence), nil
+}
+
+// evidence logs why the release failed, before anything is changed, and
+// returns it as Markdown for the step summary.
+func (rb *Rollback) evidence(ctx context.Context, current *stored) string {
+	workloads := workloadsOf(current)
+	if len(workloads) == 0 {
+		return ""
+	}
+	report, err := diagnose.Collect(ctx, rb.env.Clients.Typed, workloads, diagnose.Options{})
+	if report != nil {
+		for _, line := range report.Lines() {
+			rb.env.Log.Info(line)
+		}
+	}
+	if err != nil {
+		rb.env.Log.Warnf("evidence of the failure of release %d: %v", current.Number, err)
+	}
+	if report == nil {
+		return ""
+	}
+	return report.Markdown()
+}
+
+// workloadsOf are a release's managed workloads: recorded (legacy) or
+// read from its manifests (declarative).
+func workloadsOf(s *stored) []rollout.Workload {
+	if !s.declarative {
+		ws := make([]rollout.Workload, 0, len(s.Workloads))
+		for _, w := range s.Workloads {
+			ws = append(ws, rollout.Workload{Kind: w.ID.Kind, Namespace: w.ID.Namespace, Name: w.ID.Name})
+		}
+		return ws
+	}
+	objs, err := decodeManifests(s.Manifests)
+	if err != nil {
+		return nil
+	}
+	var ws []rollout.Workload
+	for _, o := range objs {
+		if isManaged(o.GetAPIVersion(), o.GetKind(), o.GetAnnotations()) {
+			ws = append(ws, rollout.Workload{Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()})
+		}
+	}
+	return ws
+}
+
+func isManaged(apiVersion, kind string, annotations map[string]string) bool {
+	if apiVersion != "apps/v1" || strings.EqualFold(annotations["harness.io/direct-apply"], "true") {
+		return false
+	}
+	return kind == rollout.KindDeployment || kind == rollout.KindStatefulSet || kind == rollout.KindDaemonSet
+}
+
+// restore returns the workloads to target and waits for them.
+func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rollout.Result, error) {
+	log := rb.env.Log
+	workloads := workloadsOf(target)
+	if target.declarative {
+		// Declarative: re-apply the target's stored manifests, which
+		// restores config too and re-creates whatever was pruned since.
+		objs, err := decodeManifests(target.Manifests)
+		if err != nil {
+			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
+		}
+		applier, err := apply.New(rb.env.Clients, apply.Config{})
+		if err != nil {
+			return nil, err
+		}
+		res, err := applier.Apply(ctx, objs, apply.Options{})
+		logChanges(rb.env, res)
+		if err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		if rb.cfg.Pruning && current.declarative {
+			if err := rb.pruneAdded(ctx, applier, current, objs); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		// Legacy: undo each managed workload to its recorded revision, as
+		// kubectl rollout undo --to-revision does. The target's versioned
+		// config still exists, so the old pods get their old config back.
+		for _, w := range target.Workloads {
+			wl := rollout.Workload{Kind: w.ID.Kind, Namespace: w.ID.Namespace, Name: w.ID.Name}
+			revision, err := strconv.ParseInt(w.Revision, 10, 64)
+			if err != nil || revision < 1 {
+				log.Warnf("%s: release %d records no revision (%q); left as it is", wl, target.Number, w.Revision)
+				continue
+			}
+			msg, err := rollout.Undo(ctx, rb.env.Clients.Typed, wl, revision)
+			if err != nil {
+				return nil, err
+			}
+			log.Infof("%s: %s", wl, msg)
+		}
+	}
+	if len(workloads) == 0 {
+		return nil, nil
+	}
+	if err := replaceStuckPods(ctx, rb.env, workloads); err != nil {
+		return nil, err
+	}
+	log.Infof("Waiting for %d workloads to reach steady state", len(workloads))
+	waiter := rollout.NewWaiter(rb.env.Clients.Typed, rollout.Options{
+		FailFast:      rb.cfg.FailFast,
+		FailFastAfter: rb.cfg.FailFastAfter,
+		OnProgress:    newProgressPrinter(log).print,
+	})
+	return waiter.Wait(ctx, workloads)
+}
+
+// pruneAdded deletes the objects the rolled-back release added, those it
+// has and the target does not, honouring harness.io/skipPruning.
+func (rb *Rollback) pruneAdded(ctx context.Context, applier *apply.Applier, current *stored, keep []*unstructured.Unstructured) error {
+	refs, err := pruneRefs(current.Manifests, keep)
+	if err != nil {
+		return fmt.Errorf("prune: release %d: %w", current.Number, err)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
+	for _, c := range deleted {
+		rb.env.Log.Infof("Pruned %s", c.Ref)
+	}
+	if err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
+	return nil
+}
+
+// markRolledBack records the outcome: the rolled-back release is Failed,
+// and a legacy target's workloads record the revision they are at now,
+// because undo gives the restored template a new revision number and the
+// old one no longer exists.
+func (rb *Rollback) markRolledBack(ctx context.Context, current, target *stored, waited []rollout.Result) error {
+	if !target.declarative && len(waited) > 0 {
+		updated := target.Release.Clone()
+		for i, w := range updated.Workloads {
+			for _, res := range waited {
+				if res.Workload.Kind == w.ID.Kind && res.Workload.Namespace == w.ID.Namespace && res.Workload.Name == w.ID.Name && res.Revision != "" {
+					updated.Workloads[i].Revision = res.Revision
+				}
+			}
+		}
+		if err := target.store.Update(ctx, updated); err != nil {
+			return fmt.Errorf("record the revisions of release %d: %w", target.Number, err)
+		}
+	}
+	return rb.markFailedErr(ctx, current, "rolled back")
+}
+
+// markFailed records current as Failed under a fresh short context, so it
+// is recorded even when the step was cancelled; a failure to record is
+// logged.
+func (rb *Rollback) markFailed(parent context.Context, current *stored, reason string) {
+	if err := rb.markFailedErr(parent, current, reason); err != nil {
+		rb.env.Log.Error(err)
+	}
+}
+
+func (rb *Rollback) markFailedErr(parent context.Context, current *stored, reason string) error {
+	if current.Status == release.Failed && current.Metadata.FailureReason != "" {
+		rb.env.Log.Infof("Release %d stays Failed (%s)", current.Number, current.Metadata.FailureReason)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)
+	defer cancel()
+	updated := current.Release.Clone()
+	updated.Status = release.Failed
+	if updated.Metadata.FailureReason == "" {
+		updated.Metadata.FailureReason = reason
+	}
+	if err := current.store.Update(ctx, updated); err != nil {
+		if errors.Is(err, release.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("record release %d as Failed: %w", current.Number, err)
+	}
+	rb.env.Log.Infof("Release %d marked Failed", current.Number)
+	return nil
+}
+
+func (rb *Rollback) result(status string, target, current *stored, evidence string) Result {
+	targetNumber, currentNumber := "", ""
+	if target != nil {
+		targetNumber = strconv.Itoa(target.Number)
+	}
+	if current != nil {
+		currentNumber = strconv.Itoa(current.Number)
+	}
+	outputs := []Output{
+		{"release", rb.cfg.Release},
+		{"release_number", targetNumber},
+		{"rolled_back_release_number", currentNumber},
+		{"status", status},
+	}
+	var md strings.Builder
+	fmt.Fprintf(&md, "### kube-release rollback: `%s` %s\n\n", rb.cfg.Release, status)
+	switch {
+	case target != nil:
+		fmt.Fprintf(&md, "Release %s rolled back to release %s in namespace `%s`.\n\n", currentNumber, targetNumber, rb.cfg.Namespace)
+	case current != nil:
+		fmt.Fprintf(&md, "Release %s: no earlier successful release to return to.\n\n", currentNumber)
+	}
+	if evidence != "" {
+		md.WriteString("**Why it failed**\n\n")
+		md.WriteString(evidence)
+	}
+	return Result{Outputs: outputs, Summary: md.String()}
+}
