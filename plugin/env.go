@@ -42,6 +42,9 @@ const (
 	envDiff                      = "PLUGIN_DIFF"
 	envDetailedExitcode          = "PLUGIN_DETAILED_EXITCODE"
 	envOutput                    = "PLUGIN_OUTPUT"
+	envLockTTL                   = "PLUGIN_LOCK_TTL"
+	envLockWait                  = "PLUGIN_LOCK_WAIT"
+	envOwnerCheck                = "PLUGIN_OWNER_CHECK"
 )
 
 // Load reads the settings from environ (os.Environ's "KEY=value" form) and
@@ -94,6 +97,7 @@ func Load(environ, args []string) (*Settings, []string, error) {
 	s.LogLevel = strings.ToLower(s.LogLevel)
 	s.OnFirstFailure = strings.ToLower(s.OnFirstFailure)
 	s.Output = strings.ToLower(s.Output)
+	s.OwnerCheck = strings.ToLower(s.OwnerCheck)
 
 	// Zero cannot be told from unset once decoded, yet an explicit 0 is as
 	// wrong as a negative number, so it is caught here.

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/sirupsen/logrus"
@@ -45,7 +46,14 @@ func Exec(ctx context.Context, s *Settings, env Env) error {
 	if err != nil {
 		return err
 	}
-	stepEnv := steps.Env{Clients: clients, Log: log, Pipeline: Pipeline(env.Getenv, s.PipelineRun)}
+	pipeline := Pipeline(env.Getenv, s.PipelineRun)
+	stepEnv := steps.Env{
+		Clients:    clients,
+		Log:        log,
+		Pipeline:   pipeline,
+		Lock:       steps.LockConfig{Holder: holder(pipeline), TTL: s.LockTTL, Wait: s.LockWait, Force: bool(s.ForceUnlock)},
+		OwnerCheck: s.OwnerCheck,
+	}
 
 	step, err := s.step(namespace, stepEnv)
 	if err != nil {
@@ -155,6 +163,21 @@ func writeResult(w OutputWriter, result steps.Result, log logrus.FieldLogger) er
 		return w.Summary(result.Summary)
 	}
 	return nil
+}
+
+// holder identifies this run in a deploy lock, so whoever waits for it
+// can find the run that holds it: the CI build (link, else repository and
+// build number), the host and the process.
+func holder(p release.Pipeline) string {
+	host, _ := os.Hostname()
+	run := p.BuildLink
+	if run == "" && p.Build != "" {
+		run = strings.TrimSpace(p.Repository + " build " + p.Build)
+	}
+	if run == "" {
+		run = "a run"
+	}
+	return fmt.Sprintf("%s (host %s, pid %d)", run, host, os.Getpid())
 }
 
 // Pipeline describes the CI run from the variables each CI system sets, so

@@ -88,6 +88,15 @@ type Settings struct {
 	DetailedExitcode Bool `envconfig:"PLUGIN_DETAILED_EXITCODE" desc:"diff: exit with 3 instead of 0 when an apply would change something"`
 	// Output is the format of the history step's listing.
 	Output string `envconfig:"PLUGIN_OUTPUT" default:"text" desc:"history: text or json"`
+
+	// LockTTL is how long a deploy lock outlives a run that died holding it.
+	LockTTL time.Duration `envconfig:"PLUGIN_LOCK_TTL" default:"2m" desc:"rolling, rollback, apply: how long the release's deploy lock outlives a run that dies holding it"`
+	// LockWait is how long to wait for another run's deploy lock.
+	LockWait time.Duration `envconfig:"PLUGIN_LOCK_WAIT" default:"0s" desc:"rolling, rollback, apply: how long to wait for a deploy lock another run holds (0: fail at once)"`
+	// ForceUnlock takes the deploy lock even when another run holds it.
+	ForceUnlock Bool `envconfig:"PLUGIN_FORCE_UNLOCK" desc:"rolling, rollback, apply: take the release's deploy lock even if another run holds it"`
+	// OwnerCheck says what happens when another repository deploys the release.
+	OwnerCheck string `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling: when the release was last deployed from another repository, warn or fail"`
 }
 
 // Step names a deploy step.

@@ -120,6 +120,8 @@ func TestDefaultSettings(t *testing.T) {
 		FailFastAfter:  60 * time.Second,
 		OnFirstFailure: OnFirstFailureKeep,
 		Output:         OutputText,
+		LockTTL:        2 * time.Minute,
+		OwnerCheck:     "warn",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("DefaultSettings() = %+v\nwant %+v", got, want)

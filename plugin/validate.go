@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -123,6 +124,19 @@ func (s *Settings) check() []Problem {
 	if s.ReleaseNumber > 0 && s.RollbackTo >= s.ReleaseNumber {
 		add(envRollbackTo, "%d must be lower than %s (%d): a rollback returns to an older release",
 			s.RollbackTo, envReleaseNumber, s.ReleaseNumber)
+	}
+	if s.LockTTL < 5*time.Second {
+		// Renewal runs every quarter of the TTL; shorter leases expire
+		// under a run that is merely slow.
+		add(envLockTTL, "must be at least 5s")
+	}
+	if s.LockWait < 0 {
+		add(envLockWait, "must not be negative")
+	}
+	switch s.OwnerCheck {
+	case "", "warn", "fail":
+	default:
+		add(envOwnerCheck, "unknown value %q: want warn or fail", s.OwnerCheck)
 	}
 	if s.Pruning && s.Step == StepRolling && !s.EnableDeclarativeRollback {
 		// Pruning compares with the manifests of the last successful

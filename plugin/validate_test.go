@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidate(t *testing.T) {
@@ -128,6 +129,14 @@ func TestValidate(t *testing.T) {
 				s.CertificateAuthorityData = base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
 			},
 			want: []string{`PLUGIN_CERTIFICATE_AUTHORITY_DATA: holds a certificate that does not parse: x509: malformed certificate`}},
+		{name: "lock ttl too short", modify: func(s *Settings) { s.LockTTL = time.Second },
+			want: []string{`PLUGIN_LOCK_TTL: must be at least 5s`}},
+		{name: "negative lock wait", modify: func(s *Settings) { s.LockWait = -time.Second },
+			want: []string{`PLUGIN_LOCK_WAIT: must not be negative`}},
+		{name: "lock wait", modify: func(s *Settings) { s.LockWait = time.Minute }},
+		{name: "owner check fail", modify: func(s *Settings) { s.OwnerCheck = "fail" }},
+		{name: "owner check unknown", modify: func(s *Settings) { s.OwnerCheck = "maybe" },
+			want: []string{`PLUGIN_OWNER_CHECK: unknown value "maybe": want warn or fail`}},
 		{name: "insecure", modify: func(s *Settings) { s.Server, s.InsecureSkipTLSVerify = "https://k8s.test", true }},
 		{name: "insecure with CA",
 			modify: func(s *Settings) { s.InsecureSkipTLSVerify, s.CertificateAuthorityData = true, caData },
@@ -161,7 +170,8 @@ func TestValidateEverythingAtOnce(t *testing.T) {
   PLUGIN_KUBECONFIG_DATA: cannot be combined with PLUGIN_KUBECONFIG: give one of them
   PLUGIN_KUBECONFIG_DATA: not a kubeconfig (raw YAML or base64 of it): it defines no clusters, contexts or users
   PLUGIN_LOG_LEVEL: unknown level "loud": want one of error, warn, info, debug, trace
-  PLUGIN_FAIL_FAST_AFTER: must be greater than 0`
+  PLUGIN_FAIL_FAST_AFTER: must be greater than 0
+  PLUGIN_LOCK_TTL: must be at least 5s`
 	if err == nil || err.Error() != want {
 		t.Errorf("Validate:\n%v\nwant:\n%s", err, want)
 	}

@@ -55,8 +55,16 @@ const (
 	statusFailed    = "Failed"
 )
 
-// Run implements Step.
+// Run implements Step. With a release, the apply holds the release's deploy
+// lock, so it never races a deploy or rollback of it.
 func (a *Apply) Run(ctx context.Context) (Result, error) {
+	if a.cfg.Release == "" {
+		return a.run(ctx)
+	}
+	return withLock(ctx, a.env, a.cfg.Namespace, a.cfg.Release, a.run)
+}
+
+func (a *Apply) run(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	log := a.env.Log

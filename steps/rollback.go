@@ -72,8 +72,13 @@ type stored struct {
 	declarative bool
 }
 
-// Run implements Step.
+// Run implements Step. The rollback holds the release's deploy lock, so it
+// never races a deploy of the same release.
 func (rb *Rollback) Run(ctx context.Context) (Result, error) {
+	return withLock(ctx, rb.env, rb.cfg.Namespace, rb.cfg.Release, rb.run)
+}
+
+func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	log := rb.env.Log
 	stepCtx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
 	defer cancel()
@@ -90,6 +95,9 @@ func (rb *Rollback) Run(ctx context.Context) (Result, error) {
 	current, err := rb.current(history)
 	if err != nil {
 		return rb.result(rollbackFailed, nil, nil, ""), err
+	}
+	if current.Status == release.InProgress {
+		log.Infof("Release %d is InProgress: its run ended without recording an outcome", current.Number)
 	}
 	if rb.cfg.ReleaseNumber == 0 && current.Status == release.Succeeded {
 		log.Info("No failed release found. Skipping rollback.")

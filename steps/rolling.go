@@ -75,8 +75,12 @@ type rollingPlan struct {
 	baseline  *apply.Result
 }
 
-// Run implements Step.
+// Run implements Step. The whole deploy holds the release's deploy lock.
 func (r *Rolling) Run(ctx context.Context) (Result, error) {
+	return withLock(ctx, r.env, r.cfg.Namespace, r.cfg.Release, r.run)
+}
+
+func (r *Rolling) run(ctx context.Context) (Result, error) {
 	stepCtx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 
@@ -102,6 +106,12 @@ func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rolling
 	if err := r.readHistory(ctx, p); err != nil {
 		return nil, err
 	}
+	if err := checkOwner(r.env, p.history, r.cfg.Release); err != nil {
+		return nil, err
+	}
+	// This run holds the deploy lock, so an InProgress release is one whose
+	// run died; cleanup then drops it like any failed release.
+	abandoned(r.env, p.history)
 	// Templates see the new release's number, known once the history is read.
 	nodes, err := renderManifests(r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
 		render.Release{Name: r.cfg.Release, Namespace: r.cfg.Namespace, Number: p.number})
@@ -219,12 +229,7 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	}
 
 	fail := func(reason string, err error) (Result, error) {
-		switch {
-		case parent.Err() != nil:
-			reason = "interrupted"
-		case errors.Is(ctx.Err(), context.DeadlineExceeded):
-			reason = "timeout"
-		}
+		reason = failureReason(parent, ctx, reason)
 		rel.Status = release.Failed
 		rel.Metadata.FailureReason = reason
 		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)

@@ -40,4 +40,10 @@ type Env struct {
 	// Pipeline describes the CI run, recorded on each release (who
 	// deployed what).
 	Pipeline release.Pipeline
+	// Lock configures the deploy lock every step that changes a release
+	// takes.
+	Lock LockConfig
+	// OwnerCheck says what a deploy does when the release was last
+	// deployed from another repository: "warn" (the default) or "fail".
+	OwnerCheck string
 }

@@ -5,6 +5,7 @@ package kube
 
 import (
 	"fmt"
+	"net/http"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/discovery"
@@ -28,12 +29,26 @@ type Clients struct {
 
 // NewClients builds the clients. It makes no request: discovery happens on
 // the first mapping.
+//
+// The typed and dynamic clients retry transient failures (see
+// WithRetries), so an API server restart or an etcd leader election in the
+// middle of a deploy costs a few seconds rather than the deploy. Config
+// stays as given: the apply engine builds its own REST client from it with
+// retries of its own.
 func NewClients(cfg *rest.Config) (*Clients, error) {
-	typed, err := kubernetes.NewForConfig(cfg)
+	retrying := rest.CopyConfig(cfg)
+	retrying.Wrap(func(rt http.RoundTripper) http.RoundTripper { return WithRetries(rt, RetryPolicy{}) })
+	// One HTTP client, so the typed and dynamic clients share connections:
+	// a config with a wrapped transport is not shared by client-go's cache.
+	httpClient, err := rest.HTTPClientFor(retrying)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	typed, err := kubernetes.NewForConfigAndClient(retrying, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(retrying, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
