@@ -33,20 +33,24 @@ export KUBECONFIG="$work/cluster/kubeconfig"
 kubectl="$bin/kubectl"
 "$kubectl" create namespace demo >/dev/null
 
-deploy() {
+run() {
   echo
-  echo "--- kube-release rolling: $1"
-  PLUGIN_STEP=rolling PLUGIN_RELEASE=sample PLUGIN_NAMESPACE=demo \
-    PLUGIN_MANIFESTS="$1" PLUGIN_FAIL_FAST_AFTER=5s "$work/bin/kube-release"
+  echo "--- kube-release $*"
+  env PLUGIN_RELEASE=sample PLUGIN_NAMESPACE=demo PLUGIN_FAIL_FAST_AFTER=5s "$@" "$work/bin/kube-release"
 }
 
-deploy testdata/sample/v1
-deploy testdata/sample/v2
+run PLUGIN_STEP=rolling PLUGIN_MANIFESTS=testdata/sample/v1
+run PLUGIN_STEP=rolling PLUGIN_MANIFESTS=testdata/sample/v2
+# v3: v2 with a web image that never becomes ready; the deploy fails fast.
+if run PLUGIN_STEP=rolling PLUGIN_MANIFESTS=testdata/sample/v2 \
+  PLUGIN_IMAGES=registry.local/web=registry.local/web:does-not-exist; then
+  echo "demo: the broken release deployed" >&2
+  exit 1
+fi
+run PLUGIN_STEP=rollback
 
 echo
 echo "--- objects in namespace demo"
 "$kubectl" -n demo get deployments,statefulsets,daemonsets,configmaps,secrets
 
-echo
-echo "--- release history (ConfigMap demo/sample, decoded)"
-"$kubectl" -n demo get configmap sample -o jsonpath='{.data.releaseHistory}' | base64 -d | gunzip
+run PLUGIN_STEP=history
