@@ -671,3 +671,95 @@ data:
 		})
 	}
 }
+
+// Every step, one after another on one release, at debug level with token
+// auth and Secret data that changes between releases (so diffs show it
+// changing): no value reaches stdout, stderr or any output file.
+func TestNoSecretsInAnyStep(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	values := [][2]string{{"pa55-one", "key-one"}, {"pa55-two", "key-two"}, {"pa55-three", "key-three"}}
+	secrets := []string{c.Token}
+	for _, v := range values {
+		for _, s := range v {
+			secrets = append(secrets, s, base64.StdEncoding.EncodeToString([]byte(s)))
+		}
+	}
+	runs := []struct {
+		step     string
+		app      int // which values and image
+		image    string
+		wantCode int
+		extra    map[string]string
+		// changed: the run diffs a Secret whose values change.
+		changed bool
+	}{
+		{step: "rolling", app: 0, image: "registry.local/web:1.0"},
+		{step: "diff", app: 1, image: "registry.local/web:2.0"},
+		{step: "rolling", app: 1, image: "registry.local/web:2.0", extra: map[string]string{"PLUGIN_DIFF": "true"}},
+		{step: "apply", app: 1, image: "registry.local/web:2.0"},
+		// Declarative mode versions nothing, so this diffs the Secret the
+		// apply above left, whose values change.
+		{step: "rolling", app: 2, image: "registry.local/web:does-not-exist", wantCode: 1, changed: true,
+			extra: map[string]string{"PLUGIN_FAIL_FAST_AFTER": "2s", "PLUGIN_ENABLE_DECLARATIVE_ROLLBACK": "true", "PLUGIN_DIFF": "true"}},
+		{step: "rollback", app: 2},
+		{step: "history", app: 2},
+		{step: "history", app: 2, extra: map[string]string{"PLUGIN_OUTPUT": "json"}},
+	}
+	for i, run := range runs {
+		t.Run(fmt.Sprintf("%d %s", i+1, run.step), func(t *testing.T) {
+			image := run.image
+			if image == "" {
+				image = "registry.local/web:1.0"
+			}
+			dir := workspace(t, webApp(image, values[run.app][0], values[run.app][1]))
+			files := t.TempDir()
+			env := map[string]string{
+				"PLUGIN_STEP":                       run.step,
+				"PLUGIN_RELEASE":                    "web",
+				"PLUGIN_NAMESPACE":                  ns,
+				"PLUGIN_SERVER":                     c.Server,
+				"PLUGIN_TOKEN":                      c.Token,
+				"PLUGIN_CERTIFICATE_AUTHORITY_DATA": base64.StdEncoding.EncodeToString(c.CAData),
+				"PLUGIN_LOG_LEVEL":                  "debug",
+				"PLUGIN_RESULTS_DIR":                filepath.Join(files, "results"),
+				"DRONE_OUTPUT":                      filepath.Join(files, "drone.env"),
+				"GITHUB_OUTPUT":                     filepath.Join(files, "github_output"),
+				"GITHUB_STEP_SUMMARY":               filepath.Join(files, "summary.md"),
+			}
+			switch run.step {
+			case "rolling", "apply", "diff":
+				env["PLUGIN_MANIFESTS"] = "deploy/"
+			}
+			for k, v := range run.extra {
+				env[k] = v
+			}
+			r := runStep(t, dir, env)
+			if r.code != run.wantCode {
+				t.Fatalf("exit %d, want %d:\n%s%s", r.code, run.wantCode, r.stdout, r.stderr)
+			}
+			if run.changed && !strings.Contains(r.stdout, "*** (changed)") {
+				t.Errorf("the diff does not show the Secret value changing, masked:\n%s", r.stdout)
+			}
+			outputs := map[string]string{"stdout": r.stdout, "stderr": r.stderr}
+			err := filepath.WalkDir(files, func(path string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				data, err := os.ReadFile(path)
+				outputs[strings.TrimPrefix(path, files+"/")] = string(data)
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for where, text := range outputs {
+				for _, secret := range secrets {
+					if strings.Contains(text, secret) {
+						t.Errorf("%s shows the secret value %q:\n%s", where, secret, text)
+					}
+				}
+			}
+		})
+	}
+}
