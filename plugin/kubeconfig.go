@@ -13,10 +13,13 @@ import (
 	"slices"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/homedir"
+
+	"github.com/kube-release/kube-release/internal/yamlerr"
 )
 
 // ErrNoClusterConfig is matched (errors.Is) when the settings and the
@@ -49,16 +52,35 @@ const (
 // TLS is verified unless insecure_skip_tls_verify (or the kubeconfig) says
 // otherwise; the returned config's Insecure field tells the caller to warn.
 // version goes into the User-Agent. Errors never hold the token or any
-// kubeconfig content.
+// kubeconfig content, and match ErrInvalidSettings: whatever went wrong
+// lies in the connection settings or the kubeconfig they lead to, as when
+// Validate finds kubeconfig_data broken.
 func (s *Settings) ClientConfig(version string) (*rest.Config, string, error) {
 	cfg, namespace, err := s.clientConfig()
 	if err != nil {
-		return nil, "", err
+		return nil, "", &connectionError{err: err}
 	}
 	cfg.QPS = clientQPS
 	cfg.Burst = clientBurst
 	cfg.UserAgent = userAgent(version)
 	return cfg, namespace, nil
+}
+
+// connectionError is an error of the connection settings. Its message is
+// err's; it matches ErrInvalidSettings besides what err matches.
+type connectionError struct{ err error }
+
+func (e *connectionError) Error() string   { return e.err.Error() }
+func (e *connectionError) Unwrap() []error { return []error{e.err, ErrInvalidSettings} }
+
+// explainCredentials says what the API server's bare "Unauthorized" means:
+// it refused the credentials themselves, not a permission (that is
+// "Forbidden", with its own explanation).
+func explainCredentials(err error) error {
+	if !apierrors.IsUnauthorized(err) {
+		return err
+	}
+	return fmt.Errorf("%w: the API server did not accept the credentials; check the token or the kubeconfig's user, and whether they have expired", err)
 }
 
 func userAgent(version string) string {
@@ -238,7 +260,7 @@ func loadKubeconfigFiles(paths []string, explicit bool) (*clientcmdapi.Config, e
 			return nil, fmt.Errorf("%s: cannot read it", path)
 		}
 		if _, err := clientcmd.Load(data); err != nil {
-			return nil, fmt.Errorf("%s: %s", path, describeKubeconfigError(err))
+			return nil, fmt.Errorf("%s: %s", path, describeKubeconfigError(err, data))
 		}
 	}
 	rules := &clientcmd.ClientConfigLoadingRules{}
@@ -268,7 +290,7 @@ func parseKubeconfigData(data Secret) (*clientcmdapi.Config, error) {
 	}
 	raw, err := clientcmd.Load(content)
 	if err != nil {
-		return nil, fmt.Errorf("not a kubeconfig (raw YAML or base64 of it): %s", describeKubeconfigError(err))
+		return nil, fmt.Errorf("not a kubeconfig (raw YAML or base64 of it): %s", describeKubeconfigError(err, content))
 	}
 	// clientcmd takes any YAML map as a kubeconfig; one that defines
 	// nothing is some other secret pasted by mistake.
@@ -293,12 +315,26 @@ func decodeKubeconfigData(data string) []byte {
 
 // describeKubeconfigError keeps the parts of a kubeconfig parse error that
 // locate the problem (YAML line numbers, the field whose type is wrong) and
-// drops the rest, which might quote the content: tokens, keys.
-func describeKubeconfigError(err error) string {
+// drops the rest, which might quote the content: tokens, keys. content is
+// what failed to parse.
+func describeKubeconfigError(err error, content []byte) string {
 	msg := err.Error()
 	for _, safe := range []string{"yaml: line ", "json: cannot unmarshal ", "illegal base64 data at input byte "} {
 		if i := strings.Index(msg, safe); i >= 0 {
 			line, _, _ := strings.Cut(msg[i:], "\n")
+			if safe == "yaml: line " {
+				// go-yaml counts some lines from 0.
+				return "yaml: " + yamlerr.Message(errors.New(line), content, 1)
+			}
+			// The document itself is no mapping: json's message names the
+			// anonymous struct it wanted, which tells a user nothing.
+			if what, ok := strings.CutPrefix(line, "json: cannot unmarshal "); ok && strings.Contains(what, " into Go value of type ") {
+				what, _, _ = strings.Cut(what, " ")
+				if what == "array" {
+					what = "list"
+				}
+				return "the content is a YAML " + what + ", not a mapping"
+			}
 			return line
 		}
 	}

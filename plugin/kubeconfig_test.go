@@ -341,6 +341,11 @@ users:
 				return Settings{KubeconfigData: Secret("{" + secret)}
 			},
 			want: "PLUGIN_KUBECONFIG_DATA: not a kubeconfig (raw YAML or base64 of it): "},
+		{name: "kubeconfig data that is no mapping",
+			setup: func(t *testing.T, home string) Settings {
+				return Settings{KubeconfigData: Secret(base64.StdEncoding.EncodeToString([]byte(secret + " is no kubeconfig")))}
+			},
+			want: "PLUGIN_KUBECONFIG_DATA: not a kubeconfig (raw YAML or base64 of it): the content is a YAML string, not a mapping"},
 		{name: "kubeconfig without current context",
 			setup: func(t *testing.T, home string) Settings {
 				return Settings{KubeconfigData: Secret(noContext)}
@@ -368,6 +373,9 @@ users:
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tt.wantIs)
+			}
+			if !errors.Is(err, ErrInvalidSettings) {
+				t.Errorf("errors.Is(%v, ErrInvalidSettings) = false: main would not exit 2", err)
 			}
 			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), "BEGIN CERTIFICATE") {
 				t.Errorf("error shows kubeconfig content or a token: %v", err)

@@ -72,7 +72,7 @@ func Exec(ctx context.Context, s *Settings, env Env) error {
 		log.Error(err)
 	}
 	if runErr != nil {
-		return fmt.Errorf("%s: %w", s.Step, runErr)
+		return fmt.Errorf("%s: %w", s.Step, explainCredentials(runErr))
 	}
 	return nil
 }

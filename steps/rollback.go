@@ -88,6 +88,15 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 		return rb.result(rollbackFailed, nil, nil, ""), err
 	}
 	if len(history) == 0 {
+		// A release asked for by number must exist: skipping would pass
+		// a pipeline that names the wrong release, namespace or cluster.
+		setting, n := "release_number", rb.cfg.ReleaseNumber
+		if n == 0 {
+			setting, n = "rollback_to", rb.cfg.RollbackTo
+		}
+		if n != 0 {
+			return rb.result(rollbackFailed, nil, nil, ""), fmt.Errorf("%s %d: release %s has no history in namespace %s", setting, n, rb.cfg.Release, rb.cfg.Namespace)
+		}
 		log.Infof("No release history found for release %s", rb.cfg.Release)
 		return rb.result(rollbackSkipped, nil, nil, ""), nil
 	}

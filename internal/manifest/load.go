@@ -6,13 +6,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kube-release/kube-release/internal/yamlerr"
 )
 
 // Load reads the objects named by patterns, in order. A pattern is a file
@@ -277,7 +278,7 @@ func parseFile(path string, data []byte) ([]*yaml.RNode, []error) {
 			errs = append(errs, fmt.Errorf("%s: document %d: %s", path, n, fmt.Sprintf(format, args...)))
 		}
 		if err != nil {
-			problem("%s", syntaxMessage(err, doc.line))
+			problem("%s", yamlerr.Message(err, []byte(doc.text), doc.line))
 			continue
 		}
 		if node.YNode().Kind != yaml.MappingNode {
@@ -287,14 +288,9 @@ func parseFile(path string, data []byte) ([]*yaml.RNode, []error) {
 		// The YAML decoder keeps duplicate keys in a node; converting the
 		// object to JSON for the API server would reject them much later.
 		var v any
-		if err := node.YNode().Decode(&v); err != nil {
-			var te *yaml.TypeError
-			if errors.As(err, &te) {
-				for _, e := range te.Errors {
-					problem("%s", shiftLines(e, doc.line))
-				}
-			} else {
-				problem("%s", syntaxMessage(err, doc.line))
+		if msgs := yamlerr.Decode(node.YNode(), &v, doc.line); len(msgs) > 0 {
+			for _, msg := range msgs {
+				problem("%s", msg)
 			}
 			continue
 		}
@@ -324,6 +320,11 @@ func parseFile(path string, data []byte) ([]*yaml.RNode, []error) {
 			}
 			if obj.YNode().Kind != yaml.MappingNode {
 				errs = append(errs, fmt.Errorf("%s: not a Kubernetes object", subject))
+				continue
+			}
+			// First: kyaml's getters panic on metadata that is a list.
+			if problem := malformedMetadata(obj); problem != "" {
+				errs = append(errs, fmt.Errorf("%s: %s", subject, problem))
 				continue
 			}
 			if missing := missingFields(obj); len(missing) > 0 {
@@ -372,6 +373,36 @@ func missingFields(node *yaml.RNode) []string {
 		missing = append(missing, "metadata.name")
 	}
 	return missing
+}
+
+// malformedMetadata tells what of metadata has the wrong shape where
+// kyaml would not say so: its getters panic on metadata that is a list, a
+// namespace that is no string reads as none and is then overwritten with
+// the target namespace, and annotations that are no mapping are replaced
+// by Load's own. The API server rejects all of them; the user should see
+// it, with the file. Missing metadata is missingFields' to report.
+func malformedMetadata(node *yaml.RNode) string {
+	meta := node.Field("metadata")
+	if meta == nil || yaml.IsMissingOrNull(meta.Value) {
+		return ""
+	}
+	if meta.Value.YNode().Kind != yaml.MappingNode {
+		return "metadata is not a mapping"
+	}
+	for _, key := range []string{"namespace", "labels", "annotations"} {
+		f := meta.Value.Field(key)
+		if f == nil || yaml.IsMissingOrNull(f.Value) {
+			continue
+		}
+		want, what := yaml.ScalarNode, "a string"
+		if key != "namespace" {
+			want, what = yaml.MappingNode, "a mapping"
+		}
+		if f.Value.YNode().Kind != want {
+			return fmt.Sprintf("metadata.%s is not %s", key, what)
+		}
+	}
+	return ""
 }
 
 // document is one YAML document of a file and the file line it starts on.
@@ -426,60 +457,6 @@ func readDocument(text string) (*yaml.RNode, error) {
 		return nil, err
 	}
 	return nodes[0], nil
-}
-
-// lineNumber matches the line numbers in the YAML parser's messages.
-var lineNumber = regexp.MustCompile(`\bline (\d+)`)
-
-// syntaxMessage returns the parser's message without kyaml's and the
-// parser's prefixes, with line numbers of the file.
-func syntaxMessage(err error, firstLine int) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "yaml: "); i >= 0 {
-		msg = msg[i+len("yaml: "):]
-	}
-	// go-yaml counts lines from 0 in parser errors but from 1 in scanner
-	// errors (it adds 1 for those only); only the messages tell them apart.
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		num, problem, _ := strings.Cut(rest, ": ")
-		if n, err := strconv.Atoi(num); err == nil && isParserProblem(problem) {
-			msg = "line " + strconv.Itoa(n+1) + ": " + problem
-		}
-	}
-	return shiftLines(msg, firstLine)
-}
-
-// isParserProblem tells the problems of go-yaml's parser (parserc.go) from
-// those of its scanner, which never share a message.
-func isParserProblem(problem string) bool {
-	for _, p := range []string{
-		"did not find expected ',' or ']'",
-		"did not find expected ',' or '}'",
-		"did not find expected '-' indicator",
-		"did not find expected <document start>",
-		"did not find expected key",
-		"did not find expected node content",
-		"found duplicate %",
-		"found incompatible YAML document",
-		"found undefined tag handle",
-	} {
-		if strings.HasPrefix(problem, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// shiftLines turns "line N" of a document starting on file line firstLine
-// into the line of the file.
-func shiftLines(msg string, firstLine int) string {
-	return lineNumber.ReplaceAllStringFunc(msg, func(s string) string {
-		n, err := strconv.Atoi(strings.TrimPrefix(s, "line "))
-		if err != nil {
-			return s
-		}
-		return "line " + strconv.Itoa(n+firstLine-1)
-	})
 }
 
 func clearStyle(n *yaml.Node) {

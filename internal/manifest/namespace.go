@@ -90,8 +90,9 @@ func (f NamespaceFilter) namespaced(node *yaml.RNode, crdScopes map[schema.Group
 	namespaced, err := f.Scope(apiVersion, kind)
 	if meta.IsNoMatchError(err) {
 		// The mapper's message repeats kind and version, which the
-		// subject already names.
-		return false, ErrUnknownKind
+		// subject already names; what helps is where to look.
+		return false, fmt.Errorf("%w: the cluster serves no such resource (check apiVersion and kind; "+
+			"a custom resource needs its CustomResourceDefinition installed, or in the same manifests)", ErrUnknownKind)
 	}
 	return namespaced, err
 }

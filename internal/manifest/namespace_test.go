@@ -201,8 +201,8 @@ metadata:
   name: g
   namespace: set
 `,
-			wantErr: `in.yaml (document 1): Widget example.com/v1 "w": unknown kind
-in.yaml (document 3): Gadget example.com/v1 "set/g": unknown kind`,
+			wantErr: `in.yaml (document 1): Widget example.com/v1 "w": ` + noSuchResource + `
+in.yaml (document 3): Gadget example.com/v1 "set/g": ` + noSuchResource,
 		},
 	}
 	for _, tt := range tests {
@@ -227,6 +227,10 @@ in.yaml (document 3): Gadget example.com/v1 "set/g": unknown kind`,
 		})
 	}
 }
+
+// noSuchResource is the error of a kind the cluster does not serve.
+const noSuchResource = "unknown kind: the cluster serves no such resource (check apiVersion and kind; " +
+	"a custom resource needs its CustomResourceDefinition installed, or in the same manifests)"
 
 func TestNamespaceFilterScopeErrors(t *testing.T) {
 	nodes := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n")

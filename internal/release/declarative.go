@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kube-release/kube-release/internal/yamlerr"
 )
 
 // The declarative release Secret, as Harness's K8sReleaseConstants define it.
@@ -226,7 +228,7 @@ func manifestResources(manifests []byte) ([]ResourceID, error) {
 			return ids, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("manifest %d: %w", i, err)
+			return nil, fmt.Errorf("manifest %d: %s", i, yamlerr.Message(err, manifests, 1))
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -238,10 +240,16 @@ func manifestResources(manifests []byte) ([]ResourceID, error) {
 		if root.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("manifest %d is %s, not an object (line %d)", i, kindName(root), root.Line)
 		}
+		if err := checkMetadata(root); err != nil {
+			return nil, fmt.Errorf("manifest %d: %w", i, err)
+		}
 		id := objectID(root)
 		if items := mapValue(root, "items"); strings.HasSuffix(id.Kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
-			for _, item := range items.Content {
+			for j, item := range items.Content {
 				if item = deref(item); item.Kind == yaml.MappingNode {
+					if err := checkMetadata(item); err != nil {
+						return nil, fmt.Errorf("manifest %d: item %d: %w", i, j+1, err)
+					}
 					ids = append(ids, objectID(item))
 				}
 			}
@@ -249,6 +257,17 @@ func manifestResources(manifests []byte) ([]ResourceID, error) {
 		}
 		ids = append(ids, id)
 	}
+}
+
+// checkMetadata refuses an object whose metadata is not a mapping: no API
+// server stores one, and the steps that re-apply or prune a release's
+// manifests read them with kyaml, whose getters panic on metadata that is
+// a list.
+func checkMetadata(n *yaml.Node) error {
+	if meta := mapValue(n, "metadata"); meta != nil && !isNull(meta) && meta.Kind != yaml.MappingNode {
+		return fmt.Errorf("metadata is %s, not a mapping (line %d)", kindName(meta), meta.Line)
+	}
+	return nil
 }
 
 func objectID(n *yaml.Node) ResourceID {

@@ -210,7 +210,13 @@ func TestDecodeSecretCorrupt(t *testing.T) {
 			"secret default/harness.release.web.3: key release: invalid gzip: unexpected EOF" + secretRepair},
 		{"manifests not YAML", func(s *corev1.Secret) {
 			s.Data[ManifestsKey] = mustGzip(t, "kind: [ConfigMap\n")
-		}, "secret default/harness.release.web.3: key release: manifest 1: yaml: line 1: did not find expected ',' or ']'" + secretRepair},
+		}, "secret default/harness.release.web.3: key release: manifest 1: line 1: did not find expected ',' or ']'" + secretRepair},
+		{"manifest metadata a list", func(s *corev1.Secret) {
+			s.Data[ManifestsKey] = mustGzip(t, "---\nkind: ConfigMap\nmetadata: {name: a}\n---\nkind: Deployment\nmetadata:\n- name: web\n")
+		}, "secret default/harness.release.web.3: key release: manifest 2: metadata is a list, not a mapping (line 7)" + secretRepair},
+		{"manifest List item metadata a list", func(s *corev1.Secret) {
+			s.Data[ManifestsKey] = mustGzip(t, "kind: List\nitems:\n- kind: Service\n  metadata: [web]\n")
+		}, "secret default/harness.release.web.3: key release: manifest 1: item 1: metadata is a list, not a mapping (line 4)" + secretRepair},
 		{"manifest not an object", func(s *corev1.Secret) {
 			s.Data[ManifestsKey] = mustGzip(t, "---\nkind: ConfigMap\n---\n- a\n")
 		}, "secret default/harness.release.web.3: key release: manifest 2 is a list, not an object (line 4)" + secretRepair},

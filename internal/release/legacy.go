@@ -2,12 +2,15 @@ package release
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-release/kube-release/internal/yamlerr"
 )
 
 // legacyVersion is the only version of the legacy history (ReleaseHistory.defaultVersion).
@@ -191,7 +194,8 @@ func writeField(b *bytes.Buffer, indent string, f field) error {
 func UnmarshalLegacy(data []byte) (History, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, err
+		// Someone repairs the history by hand: the line must be right.
+		return nil, errors.New(yamlerr.Message(err, data, 1))
 	}
 	if len(doc.Content) == 0 {
 		return nil, nil

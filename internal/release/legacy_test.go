@@ -399,7 +399,7 @@ func TestDecodeConfigMapCorrupt(t *testing.T) {
 		{"compressed flag on plain YAML", map[string]string{HistoryKey: "version: v1\nreleases: []\n", CompressedKey: "true"},
 			"configmap default/web: key releaseHistory: invalid base64: illegal base64 data at input byte 7" + cmRepair},
 		{"bad YAML", compressed("version: v1\nreleases: [\n"),
-			"configmap default/web: key releaseHistory: yaml: line 2: did not find expected node content" + cmRepair},
+			"configmap default/web: key releaseHistory: line 2: did not find expected node content" + cmRepair},
 		{"not a mapping", plain("- number: 1\n"),
 			"configmap default/web: key releaseHistory: the history is a list, not a mapping (line 1)" + cmRepair},
 		{"unknown version", plain("version: v2\nreleases: []\n"),

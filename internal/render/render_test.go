@@ -197,15 +197,21 @@ func TestLoadValuesErrors(t *testing.T) {
 	}
 	list := write("list.yaml", "- a\n- b\n")
 	broken := write("broken.yaml", "a: 1\nb: c: d\n")
+	// go-yaml counts this parser error's line from 0.
+	flow := write("flow.yaml", "image:\n  tag: [1\n")
+	// A value that does not fit its tag is not printed: it may be a password.
+	tagged := write("tagged.yaml", "db:\n  password: !!int s3cret-pw\n")
 	two := write("two.yaml", "a: 1\n---\nb: 2\n")
 	missing := filepath.Join(dir, "missing.yaml")
-	_, err := LoadValues([]string{list, broken, two, missing})
+	_, err := LoadValues([]string{list, broken, flow, tagged, two, missing})
 	if err == nil {
 		t.Fatal("no error")
 	}
 	want := strings.Join([]string{
 		"values " + list + ": a values file is a mapping (key: value), not a list",
-		"values " + broken + ": yaml: line 2: mapping values are not allowed in this context",
+		"values " + broken + ": line 2: mapping values are not allowed in this context",
+		"values " + flow + ": line 2: did not find expected ',' or ']'",
+		"values " + tagged + ": line 2: cannot decode !!str (value hidden) as a !!int",
 		"values " + two + ": more than one YAML document: merge them into one, or list each file in values",
 		"values " + missing + ": no such file or directory",
 	}, "\n")

@@ -7,8 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-release/kube-release/internal/yamlerr"
 )
 
 // LoadValues reads the values files in order and merges them: a later file
@@ -41,12 +44,18 @@ func readValues(path string) (map[string]any, error) {
 		}
 		return nil, fmt.Errorf("values %s: %w", path, err)
 	}
+	// Through a node, so that a problem is reported with its line in the
+	// file and without the value, which may be a password.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var v any
-	if err := dec.Decode(&v); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("values %s: %w", path, err)
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("values %s: %s", path, yamlerr.Message(err, data, 1))
 	}
-	var extra any
+	var v any
+	if msgs := yamlerr.Decode(&doc, &v, 1); len(msgs) > 0 {
+		return nil, fmt.Errorf("values %s: %s", path, strings.Join(msgs, "; "))
+	}
+	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("values %s: more than one YAML document: merge them into one, or list each file in values", path)
 	}
