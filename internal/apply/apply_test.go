@@ -951,3 +951,55 @@ func TestApplyConcurrency(t *testing.T) {
 		t.Errorf("took %s: not parallel", elapsed)
 	}
 }
+
+// A dry run persists nothing, so after the Namespaces and CRDs it checks
+// every other stage at once: four stages cost one round of requests, and
+// the result still lists them in stage order.
+func TestDryRunChecksStagesAtOnce(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	const delay = 300 * time.Millisecond
+	rec := &recorder{}
+	rec.fault = func(r *http.Request) (*http.Response, error) {
+		if r.Method == http.MethodPatch {
+			time.Sleep(delay)
+		}
+		return nil, nil
+	}
+	a := newApplier(t, recordingConfig(c, rec), Config{})
+	objs := manifests(t, ns, `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: NS}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: web, namespace: NS}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web, namespace: NS}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: web, namespace: NS}
+`)
+	start := time.Now()
+	res, err := a.Apply(context.Background(), objs, Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed > 3*delay {
+		t.Errorf("dry run took %s: stages checked one after the other", elapsed)
+	}
+	var got []string
+	for _, ch := range res.Changes {
+		got = append(got, ch.Ref.Kind+" "+string(ch.Action))
+	}
+	want := []string{"Secret created", "ConfigMap created", "ServiceAccount created", "Service created"}
+	if !slices.Equal(got, want) {
+		t.Errorf("changes %v, want %v", got, want)
+	}
+}

@@ -102,8 +102,13 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, releas
 	}
 	deadline := opts.now().Add(opts.Wait)
 	told := false
+	// The last run deleted the lease, so most runs find none: creating it
+	// straight away takes the lock in one request. Once it turned out to
+	// exist, waiting for it reads it first.
+	createFirst := true
 	for {
-		held, err := l.try(ctx, opts.Force)
+		held, err := l.try(ctx, opts.Force, createFirst)
+		createFirst = false
 		if err != nil {
 			return nil, fmt.Errorf("deploy lock %s/%s: %w", namespace, Name(release), err)
 		}
@@ -130,12 +135,12 @@ func Acquire(ctx context.Context, client kubernetes.Interface, namespace, releas
 }
 
 // try takes the lease if it is free, expired, or forced. It returns the
-// holder's details when another run holds it.
-func (l *Lock) try(ctx context.Context, force bool) (*HeldError, error) {
+// holder's details when another run holds it. createFirst tries to create
+// the lease before reading it.
+func (l *Lock) try(ctx context.Context, force, createFirst bool) (*HeldError, error) {
 	leases := l.client.CoordinationV1().Leases(l.namespace)
 	now := metav1.NewMicroTime(l.now())
-	existing, err := leases.Get(ctx, Name(l.release), metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	create := func() (*HeldError, error) {
 		lease := &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{
 				Name:   Name(l.release),
@@ -145,13 +150,20 @@ func (l *Lock) try(ctx context.Context, force bool) (*HeldError, error) {
 		}
 		created, err := leases.Create(ctx, lease, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) {
-			return l.try(ctx, force) // another run created it first: look again
+			return l.try(ctx, force, false) // another run created it first: look at it
 		}
 		if err != nil {
 			return nil, err
 		}
 		l.setLease(created)
 		return nil, nil
+	}
+	if createFirst {
+		return create()
+	}
+	existing, err := leases.Get(ctx, Name(l.release), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return create()
 	}
 	if err != nil {
 		return nil, err
@@ -163,7 +175,7 @@ func (l *Lock) try(ctx context.Context, force bool) (*HeldError, error) {
 	existing.Spec = l.spec(now, transitions)
 	updated, err := leases.Update(ctx, existing, metav1.UpdateOptions{})
 	if apierrors.IsConflict(err) {
-		return l.try(ctx, force) // it changed under us: look again
+		return l.try(ctx, force, false) // it changed under us: look again
 	}
 	if err != nil {
 		return nil, err

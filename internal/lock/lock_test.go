@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/testcluster"
@@ -163,3 +166,57 @@ func TestMutualExclusion(t *testing.T) {
 		t.Errorf("max holders at once = %d, runs done = %d; want 1 and 10", maxHolding.Load(), done.Load())
 	}
 }
+
+// A free lock costs one request to take and one to give back; only a lease
+// that exists is read.
+func TestAcquireRequests(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	var requests []string
+	cfg := c.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			requests = append(requests, r.Method)
+			mu.Unlock()
+			return rt.RoundTrip(r)
+		})
+	})
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := requests
+		requests = nil
+		return out
+	}
+
+	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seen(); !slices.Equal(got, []string{http.MethodPost}) {
+		t.Errorf("acquiring a free lock: %v, want one create", got)
+	}
+	if _, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 2"}); !errors.Is(err, ErrHeld) {
+		t.Fatalf("second acquire: %v, want ErrHeld", err)
+	}
+	if got := seen(); !slices.Equal(got, []string{http.MethodPost, http.MethodGet}) {
+		t.Errorf("finding the lock held: %v, want a create refused, then a read", got)
+	}
+	if err := first.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := seen(); !slices.Equal(got, []string{http.MethodDelete}) {
+		t.Errorf("releasing: %v, want one delete", got)
+	}
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

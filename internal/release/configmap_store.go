@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,12 +19,22 @@ import (
 // resourceVersion and retried on conflict, so concurrent writers never lose
 // or duplicate a release. Keys, labels and annotations that others put on
 // the ConfigMap are kept.
+//
+// The store remembers the ConfigMap as it last read or wrote it, and a
+// change first tries to write on top of that without reading it again: the
+// resourceVersion makes the API server refuse the write if anyone changed
+// the ConfigMap since. A deploy so spends one request per write, not two.
+// Whatever that first try cannot settle (a conflict, an error, nothing to
+// write) is decided again on a fresh read, as without it.
 type ConfigMapStore struct {
 	client    kubernetes.Interface
 	namespace string
 	name      string
 	backoff   wait.Backoff
 	now       func() time.Time
+
+	mu   sync.Mutex
+	last *corev1.ConfigMap // as last read or written; nil: unknown
 }
 
 // NewConfigMapStore returns the legacy store of release in namespace.
@@ -37,12 +48,28 @@ func (s *ConfigMapStore) object() string { return "configmap " + s.namespace + "
 func (s *ConfigMapStore) List(ctx context.Context) (History, error) {
 	cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		s.remember(nil)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.object(), err)
 	}
+	s.remember(cm)
 	return DecodeConfigMap(cm)
+}
+
+// remember keeps a copy of the ConfigMap as the server has it now.
+func (s *ConfigMapStore) remember(cm *corev1.ConfigMap) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = cm.DeepCopy()
+}
+
+// remembered returns a copy of the remembered ConfigMap, nil if none.
+func (s *ConfigMapStore) remembered() *corev1.ConfigMap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last.DeepCopy()
 }
 
 // Get implements Store.
@@ -115,10 +142,16 @@ func (s *ConfigMapStore) Delete(ctx context.Context, numbers ...int) error {
 // to create one (else change sees an empty history and nothing is written
 // but its error).
 func (s *ConfigMapStore) modify(ctx context.Context, create bool, change func(History) (History, error)) error {
+	if cm := s.remembered(); cm != nil {
+		// Only a write the server accepted counts: it proves the history
+		// changed was the current one.
+		if written, err := s.change(ctx, cm, true, change); written && err == nil {
+			return nil
+		}
+	}
 	retriable := func(err error) bool { return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) }
 	return retryOn(ctx, s.backoff, retriable, func() error {
-		client := s.client.CoreV1().ConfigMaps(s.namespace)
-		cm, err := client.Get(ctx, s.name, metav1.GetOptions{})
+		cm, err := s.client.CoreV1().ConfigMaps(s.namespace).Get(ctx, s.name, metav1.GetOptions{})
 		exists := err == nil
 		switch {
 		case apierrors.IsNotFound(err):
@@ -126,27 +159,44 @@ func (s *ConfigMapStore) modify(ctx context.Context, create bool, change func(Hi
 		case err != nil:
 			return fmt.Errorf("%s: %w", s.object(), err)
 		}
-		h, err := DecodeConfigMap(cm)
-		if err != nil {
+		if !exists && !create {
+			// Without a ConfigMap there is nothing to update or delete;
+			// change still says whether that is an error.
+			_, err := change(nil)
 			return err
 		}
-		h, err = change(h)
-		if err != nil || h == nil || (!exists && !create) {
-			return err
-		}
-		if err := EncodeConfigMap(cm, h); err != nil {
-			return err
-		}
-		if exists {
-			_, err = client.Update(ctx, cm, metav1.UpdateOptions{})
-		} else {
-			// Create fails with AlreadyExists when another writer created it
-			// first: read it again, like a conflict.
-			_, err = client.Create(ctx, cm, metav1.CreateOptions{})
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.object(), err)
-		}
-		return nil
+		_, err = s.change(ctx, cm, exists, change)
+		return err
 	})
+}
+
+// change applies change to the history in cm and writes the result, with
+// cm's resourceVersion, and reports whether it wrote. It writes nothing
+// when change fails or returns nil.
+func (s *ConfigMapStore) change(ctx context.Context, cm *corev1.ConfigMap, exists bool, change func(History) (History, error)) (bool, error) {
+	h, err := DecodeConfigMap(cm)
+	if err != nil {
+		return false, err
+	}
+	h, err = change(h)
+	if err != nil || h == nil {
+		return false, err
+	}
+	if err := EncodeConfigMap(cm, h); err != nil {
+		return false, err
+	}
+	client := s.client.CoreV1().ConfigMaps(s.namespace)
+	var written *corev1.ConfigMap
+	if exists {
+		written, err = client.Update(ctx, cm, metav1.UpdateOptions{})
+	} else {
+		// Create fails with AlreadyExists when another writer created it
+		// first: read it again, like a conflict.
+		written, err = client.Create(ctx, cm, metav1.CreateOptions{})
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", s.object(), err)
+	}
+	s.remember(written)
+	return true, nil
 }

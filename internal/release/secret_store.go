@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -16,12 +19,21 @@ import (
 // typed and labelled as Harness does. A Secret is created once per number,
 // so two writers racing for a number cannot both win: the loser gets
 // ErrExists.
+//
+// The store remembers the Secrets it last read or wrote, and Update first
+// tries to write on top of the remembered one without reading it again:
+// its resourceVersion makes the API server refuse the write if anyone
+// changed the Secret since, and anything but success is done again on a
+// fresh read, as without it.
 type SecretStore struct {
 	client    kubernetes.Interface
 	namespace string
 	release   string
 	backoff   wait.Backoff
 	now       func() time.Time
+
+	mu   sync.Mutex
+	last map[int]*corev1.Secret // by release number, as last read or written
 }
 
 // NewSecretStore returns the declarative store of release in namespace.
@@ -64,8 +76,38 @@ func (s *SecretStore) List(ctx context.Context) (History, error) {
 		names[r.Number] = item.Name
 		h = append(h, r)
 	}
+	for i := range list.Items {
+		s.remember(&list.Items[i])
+	}
 	h.sort()
 	return h, nil
+}
+
+// remember keeps a copy of a release Secret as the server has it now.
+func (s *SecretStore) remember(secret *corev1.Secret) {
+	n, err := strconv.Atoi(secret.Labels[LabelNumber])
+	if err != nil || secret.Name != SecretName(s.release, n) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		s.last = map[int]*corev1.Secret{}
+	}
+	s.last[n] = secret.DeepCopy()
+}
+
+// remembered returns a copy of release n's remembered Secret, nil if none.
+func (s *SecretStore) remembered(n int) *corev1.Secret {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[n].DeepCopy()
+}
+
+func (s *SecretStore) forget(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.last, n)
 }
 
 // Get implements Store.
@@ -77,6 +119,7 @@ func (s *SecretStore) Get(ctx context.Context, number int) (*Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.object(number), err)
 	}
+	s.remember(secret)
 	return DecodeSecret(secret)
 }
 
@@ -90,13 +133,14 @@ func (s *SecretStore) Create(ctx context.Context, r *Release) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.client.CoreV1().Secrets(s.namespace).Create(ctx, secret, metav1.CreateOptions{})
+	stored, err := s.client.CoreV1().Secrets(s.namespace).Create(ctx, secret, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("%s: %w", secretName(secret), ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", secretName(secret), err)
 	}
+	s.remember(stored)
 	r.Metadata.Created = created.Metadata.Created
 	return nil
 }
@@ -107,31 +151,42 @@ func (s *SecretStore) Update(ctx context.Context, r *Release) error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("%s: %w", s.object(r.Number), err)
 	}
-	client := s.client.CoreV1().Secrets(s.namespace)
+	if secret := s.remembered(r.Number); secret != nil {
+		if s.update(ctx, secret, r) == nil {
+			return nil
+		}
+	}
 	return retryOn(ctx, s.backoff, isConflict, func() error {
-		secret, err := client.Get(ctx, SecretName(s.release, r.Number), metav1.GetOptions{})
+		secret, err := s.client.CoreV1().Secrets(s.namespace).Get(ctx, SecretName(s.release, r.Number), metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("%s: %w", s.object(r.Number), ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.object(r.Number), err)
 		}
-		stored, err := DecodeSecret(secret)
-		if err != nil {
-			return err
-		}
-		updated := r.Clone()
-		if updated.Metadata.Created.IsZero() {
-			updated.Metadata.Created = stored.Metadata.Created
-		}
-		if err := applyRelease(secret, s.release, updated); err != nil {
-			return err
-		}
-		if _, err := client.Update(ctx, secret, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("%s: %w", secretName(secret), err)
-		}
-		return nil
+		return s.update(ctx, secret, r)
 	})
+}
+
+// update writes r over secret, with secret's resourceVersion.
+func (s *SecretStore) update(ctx context.Context, secret *corev1.Secret, r *Release) error {
+	stored, err := DecodeSecret(secret)
+	if err != nil {
+		return err
+	}
+	updated := r.Clone()
+	if updated.Metadata.Created.IsZero() {
+		updated.Metadata.Created = stored.Metadata.Created
+	}
+	if err := applyRelease(secret, s.release, updated); err != nil {
+		return err
+	}
+	written, err := s.client.CoreV1().Secrets(s.namespace).Update(ctx, secret, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("%s: %w", secretName(secret), err)
+	}
+	s.remember(written)
+	return nil
 }
 
 // Delete implements Store, one Secret at a time by name: that needs only
@@ -139,6 +194,7 @@ func (s *SecretStore) Update(ctx context.Context, r *Release) error {
 func (s *SecretStore) Delete(ctx context.Context, numbers ...int) error {
 	var errs []error
 	for _, n := range numbers {
+		s.forget(n)
 		err := s.client.CoreV1().Secrets(s.namespace).Delete(ctx, SecretName(s.release, n), metav1.DeleteOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("%s: %w", s.object(n), err))

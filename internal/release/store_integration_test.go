@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -168,5 +169,66 @@ func TestSecretStoreSelectorsOnServer(t *testing.T) {
 	}
 	if err := s.Create(ctx, &Release{Number: 1, Status: InProgress}); err == nil {
 		t.Error("a second release 1 was created")
+	}
+}
+
+// A store writes on top of the history it last read; when another writer
+// changed it since, the server refuses that write and the store decides
+// again on a fresh read: nothing is lost, no number is taken twice, and a
+// release deleted meanwhile is not written back.
+func TestStaleStoreMemory(t *testing.T) {
+	for _, st := range clusterStores() {
+		t.Run(st.name, func(t *testing.T) {
+			client, ns := cluster(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			mine, other := st.new(client, ns), st.new(client, ns)
+			for n := 1; n <= 2; n++ {
+				if err := mine.Create(ctx, &Release{Number: n, Status: InProgress}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := mine.List(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			if err := other.Create(ctx, &Release{Number: 3, Status: InProgress}); err != nil {
+				t.Fatal(err)
+			}
+			if err := mine.Create(ctx, &Release{Number: 3, Status: InProgress}); !errors.Is(err, ErrExists) {
+				t.Errorf("second release 3: %v, want ErrExists", err)
+			}
+			if err := other.Update(ctx, &Release{Number: 1, Status: Failed, Metadata: Metadata{FailureReason: "other"}}); err != nil {
+				t.Fatal(err)
+			}
+			// Release 2 as mine remembers it is out of date: its write is
+			// refused, and made again on what other wrote.
+			if err := other.Update(ctx, &Release{Number: 2, Status: Failed}); err != nil {
+				t.Fatal(err)
+			}
+			if err := mine.Update(ctx, &Release{Number: 2, Status: Succeeded}); err != nil {
+				t.Fatal(err)
+			}
+			if err := other.Delete(ctx, 3); err != nil {
+				t.Fatal(err)
+			}
+			if err := mine.Update(ctx, &Release{Number: 3, Status: Failed}); !errors.Is(err, ErrNotFound) {
+				t.Errorf("update of release 3 deleted meanwhile: %v, want ErrNotFound", err)
+			}
+
+			h, err := st.new(client, ns).List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(numbers(h), []int{2, 1}) {
+				t.Fatalf("history %v, want [2 1]", numbers(h))
+			}
+			if r := h.Get(1); r.Status != Failed || r.Metadata.FailureReason != "other" {
+				t.Errorf("release 1 lost the other writer's update: %s %q", r.Status, r.Metadata.FailureReason)
+			}
+			if r := h.Get(2); r.Status != Succeeded {
+				t.Errorf("release 2 is %s, want Succeeded", r.Status)
+			}
+		})
 	}
 }

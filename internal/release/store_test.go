@@ -399,3 +399,83 @@ func TestStoreAPIErrors(t *testing.T) {
 		t.Errorf("SecretStore.Delete: %v", err)
 	}
 }
+
+// A deploy reads the history once; each write after that costs one
+// request, because the store writes on top of what it read.
+func TestStoresWriteWithoutRereading(t *testing.T) {
+	ctx := context.Background()
+	verbs := func(c *fake.Clientset) []string {
+		var out []string
+		for _, a := range c.Actions() {
+			out = append(out, a.GetVerb())
+		}
+		return out
+	}
+	t.Run("configmap", func(t *testing.T) {
+		client := configMapClient(cmWith(nil))
+		s := NewConfigMapStore(client, "default", "web")
+		if _, err := s.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, &Release{Number: 1, Status: Succeeded}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, &Release{Number: 2, Status: InProgress}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Delete(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, &Release{Number: 2, Status: Succeeded}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := verbs(client), []string{"get", "update", "update", "update", "update"}; !slices.Equal(got, want) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+		h, err := NewConfigMapStore(client, "default", "web").List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(numbers(h), []int{2}) || h[0].Status != Succeeded {
+			t.Errorf("history %v (%s), want release 2 Succeeded", numbers(h), h[0].Status)
+		}
+	})
+	t.Run("configmap decisions are made on a fresh read", func(t *testing.T) {
+		client := configMapClient(cmWith(nil))
+		s := NewConfigMapStore(client, "default", "web")
+		if _, err := s.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The remembered history has no release 1: the update is not
+		// refused on its word, but on the server's.
+		if err := s.Update(ctx, &Release{Number: 1, Status: Failed}); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Update of a missing release: %v, want ErrNotFound", err)
+		}
+		if got, want := verbs(client), []string{"get", "get"}; !slices.Equal(got, want) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+	})
+	t.Run("secret", func(t *testing.T) {
+		client := fake.NewClientset()
+		s := NewSecretStore(client, "default", "web")
+		if _, err := s.List(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, &Release{Number: 1, Status: InProgress, Manifests: []byte("---\nkind: A\n")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, &Release{Number: 1, Status: Succeeded, Manifests: []byte("---\nkind: A\n")}); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := verbs(client), []string{"list", "create", "update"}; !slices.Equal(got, want) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+		r, err := NewSecretStore(client, "default", "web").Get(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != Succeeded || string(r.Manifests) != "---\nkind: A\n" {
+			t.Errorf("stored %s %q", r.Status, r.Manifests)
+		}
+	})
+}

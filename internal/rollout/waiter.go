@@ -631,20 +631,26 @@ func (l *loop) results(parent context.Context) []Result {
 	}
 	revCtx, cancel := context.WithTimeout(parent, revisionTimeout)
 	defer cancel()
-	results := make([]Result, 0, len(l.trackers))
-	for _, t := range l.trackers {
-		r := Result{Workload: t.w, Message: t.line, Err: t.err}
+	results := make([]Result, len(l.trackers))
+	// The revisions are read at once: each costs a request for a
+	// StatefulSet or DaemonSet, and the deploy waits for the last.
+	var wg sync.WaitGroup
+	for i, t := range l.trackers {
+		r := &results[i]
+		*r = Result{Workload: t.w, Message: t.line, Err: t.err}
 		switch {
 		case t.done && t.err == nil:
 			r.Ready = true
-			err := retry(revCtx, func(ctx context.Context) error {
-				var err error
-				r.Revision, err = revisionOf(ctx, l.client, t.obj)
-				return err
+			wg.Go(func() {
+				err := retry(revCtx, func(ctx context.Context) error {
+					var err error
+					r.Revision, err = revisionOf(ctx, l.client, t.obj)
+					return err
+				})
+				if err != nil {
+					r.Err = fmt.Errorf("%s: ready, but its revision is unknown: %w", t.w, err)
+				}
 			})
-			if err != nil {
-				r.Err = fmt.Errorf("%s: ready, but its revision is unknown: %w", t.w, err)
-			}
 		case t.done:
 			// The error without its subject: the Result names the workload.
 			r.Message = strings.TrimPrefix(t.err.Error(), t.w.String()+": ")
@@ -661,8 +667,8 @@ func (l *loop) results(parent context.Context) []Result {
 				r.Err = fmt.Errorf("%s: not finished; last status: %s", t.w, status)
 			}
 		}
-		results = append(results, r)
 	}
+	wg.Wait()
 	return results
 }
 

@@ -51,6 +51,10 @@ type Options struct {
 	Nodes int
 	// Log receives one line per start-up phase. Nil: discarded.
 	Log io.Writer
+	// APIServerArgs are extra kube-apiserver flags, after the cluster's
+	// own: the benchmark turns on an audit log with them, to count each
+	// client's requests.
+	APIServerArgs []string
 }
 
 // Cluster is a running local control plane.
@@ -136,35 +140,36 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	fmt.Fprintf(c.log, "etcd ready at %s\n", c.etcdURL)
 
-	if err := c.run(ctx, "kube-apiserver",
-		"--etcd-servers="+c.etcdURL,
+	apiArgs := []string{
+		"--etcd-servers=" + c.etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(apiPort),
-		"--cert-dir="+filepath.Join(c.Dir, "kube-apiserver"),
-		"--tls-cert-file="+pki.ServingCert,
-		"--tls-private-key-file="+pki.ServingKey,
-		"--client-ca-file="+pki.CACert,
-		"--token-auth-file="+pki.Tokens,
+		"--secure-port=" + strconv.Itoa(apiPort),
+		"--cert-dir=" + filepath.Join(c.Dir, "kube-apiserver"),
+		"--tls-cert-file=" + pki.ServingCert,
+		"--tls-private-key-file=" + pki.ServingKey,
+		"--client-ca-file=" + pki.CACert,
+		"--token-auth-file=" + pki.Tokens,
 		"--authorization-mode=RBAC",
-		"--service-account-key-file="+pki.SAPublic,
-		"--service-account-signing-key-file="+pki.SAPrivate,
+		"--service-account-key-file=" + pki.SAPublic,
+		"--service-account-signing-key-file=" + pki.SAPrivate,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-cluster-ip-range=10.96.0.0/16",
 		// The kubernetes Endpoints object cannot hold a loopback address.
 		"--endpoint-reconciler-type=none",
 		// Pointing the request-header flags at our CA silences the other
 		// components' complaints about a missing front-proxy configuration.
-		"--requestheader-client-ca-file="+pki.CACert,
+		"--requestheader-client-ca-file=" + pki.CACert,
 		"--requestheader-allowed-names=front-proxy-client",
 		"--requestheader-username-headers=X-Remote-User",
 		"--requestheader-group-headers=X-Remote-Group",
 		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
-		"--proxy-client-cert-file="+pki.FrontProxyCert,
-		"--proxy-client-key-file="+pki.FrontProxyKey,
+		"--proxy-client-cert-file=" + pki.FrontProxyCert,
+		"--proxy-client-key-file=" + pki.FrontProxyKey,
 		"--allow-privileged=true",
 		"--profiling=false",
-	); err != nil {
+	}
+	if err := c.run(ctx, "kube-apiserver", append(apiArgs, opts.APIServerArgs...)...); err != nil {
 		return c, err
 	}
 	if err := c.waitHTTP(ctx, "kube-apiserver", c.Server+"/readyz", c.CAData, c.Token); err != nil {
