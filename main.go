@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -37,7 +38,15 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout))
 }
 
-func run(ctx context.Context, args, environ []string, out io.Writer) int {
+func run(ctx context.Context, args, environ []string, out io.Writer) (code int) {
+	defer func() {
+		// A bug must not look like invalid settings (a panic exits 2): report
+		// it as a failed step, with the stack for the bug report.
+		if r := recover(); r != nil {
+			fmt.Fprintf(out, "error: internal error: %v\n%s", r, debug.Stack())
+			code = 1
+		}
+	}()
 	build := plugin.BuildInfo{Version: version, Commit: commit, Date: date}
 	if len(args) == 1 && (args[0] == "--version" || args[0] == "version") {
 		fmt.Fprintln(out, build)

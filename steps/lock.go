@@ -63,11 +63,13 @@ func withLock(ctx context.Context, env Env, namespace, name string, fn func(cont
 		case <-lockCtx.Done():
 		}
 	}()
-	res, runErr := fn(lockCtx)
-	if err := l.Release(ctx); err != nil {
-		env.Log.Warn(err)
-	}
-	return res, runErr
+	// Deferred, so that even a panic in the step frees the lock.
+	defer func() {
+		if err := l.Release(ctx); err != nil {
+			env.Log.Warn(err)
+		}
+	}()
+	return fn(lockCtx)
 }
 
 // failureReason names why a step's work stopped early: the run was
