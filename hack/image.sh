@@ -143,7 +143,7 @@ if [ "$size" -gt $((max_mb * 1000000)) ]; then
       if (el[1] ~ /\./ && n > 1) key = key "/" el[2]
       size[key] += $2
     }
-    END { for (k in size) printf "%8.2f MB  %s\n", size[k] / 1000000, k }' | sort -rn | head -12
+    END { for (k in size) printf "%8.2f MB  %s\n", size[k] / 1000000, k }' | sort -rn | awk 'NR <= 12'
   if [ "${STRICT_SIZE:-0}" = 1 ]; then
     fail "the image is over the size target"
   fi
