@@ -137,7 +137,7 @@ func writeManifests(t *testing.T, dir, manifests string) {
 
 func releaseHistory(t *testing.T, c *testcluster.Cluster, namespace, name string) release.History {
 	t.Helper()
-	h, err := release.NewConfigMapStore(c.Clientset(t), namespace, name).List(context.Background())
+	h, err := release.NewConfigMapStore(c.Typed(t), namespace, name).List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,3 +51,20 @@ func TestImage(t *testing.T) {
 		}
 	}
 }
+
+// The binary links only the Kubernetes API types it uses: client-go's
+// clientset, its discovery package and kubectl's libraries each register
+// every API group and would double its size (see docs/design.md).
+func TestBinaryLinksNoClientset(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "..").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		for _, banned := range []string{"k8s.io/client-go/kubernetes", "k8s.io/client-go/discovery", "k8s.io/kubectl/"} {
+			if pkg == banned || strings.HasPrefix(pkg, strings.TrimSuffix(banned, "/")+"/") {
+				t.Errorf("the binary imports %s", pkg)
+			}
+		}
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"github.com/kube-release/kube-release/internal/lock"
 	"github.com/kube-release/kube-release/internal/release"
 	"github.com/kube-release/kube-release/internal/testcluster"
+
+	"github.com/kube-release/kube-release/internal/kube/typed/typedtest"
 )
 
 // soak says whether to run the long loops in full (hack/soak.sh sets it);
@@ -131,7 +133,7 @@ func (s *started) wait(t *testing.T, limit time.Duration) int {
 
 func legacyHistory(t *testing.T, cs kubernetes.Interface, ns, name string) release.History {
 	t.Helper()
-	h, err := release.NewConfigMapStore(cs, ns, name).List(context.Background())
+	h, err := release.NewConfigMapStore(typedtest.Wrap(cs), ns, name).List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@
 #   BUILDAH_ROOT           a private buildah storage directory, emptied
 #                          afterwards (default: buildah's own storage, where
 #                          the image stays for buildah push)
-#   MAX_SIZE_MB            the size target (default 40); STRICT_SIZE=1
-#                          makes exceeding it an error
+#   MAX_SIZE_MB            the size target (default 40); exceeding it is
+#                          an error, or only a warning with STRICT_SIZE=0
 #   CA_BUNDLE              the CA certificates (default
 #                          /etc/ssl/certs/ca-certificates.crt)
 #
@@ -144,7 +144,7 @@ if [ "$size" -gt $((max_mb * 1000000)) ]; then
       size[key] += $2
     }
     END { for (k in size) printf "%8.2f MB  %s\n", size[k] / 1000000, k }' | sort -rn | awk 'NR <= 12'
-  if [ "${STRICT_SIZE:-0}" = 1 ]; then
+  if [ "${STRICT_SIZE:-1}" = 1 ]; then
     fail "the image is over the size target"
   fi
 fi

@@ -63,7 +63,7 @@ func (f *fixture) deployment(name string) *appsv1.Deployment {
 func (f *fixture) assertRunningV2(configName string) {
 	f.t.Helper()
 	ctx := context.Background()
-	cs := f.env.Clients.Typed
+	cs := f.cluster.Clientset(f.t)
 	web := f.deployment("web")
 	if img := web.Spec.Template.Spec.Containers[0].Image; img != "registry.local/web:2.0.0" {
 		f.t.Errorf("web image = %s, want v2's", img)
@@ -275,7 +275,7 @@ func TestRollbackEdgeCases(t *testing.T) {
 func TestRollbackFirstFailureDelete(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	cs := f.env.Clients.Typed
+	cs := f.cluster.Clientset(t)
 	// A Service the release also declares, created beforehand by someone
 	// else: the release configures it but must never delete it.
 	pre := &corev1.Service{

@@ -327,7 +327,7 @@ spec:
 `,
 	})
 	t.Cleanup(func() {
-		cs := f.env.Clients.Typed
+		cs := f.cluster.Clientset(t)
 		cs.RbacV1().ClusterRoles().Delete(context.Background(), f.namespace+"-reader", metav1.DeleteOptions{})
 	})
 
@@ -338,7 +338,7 @@ spec:
 	if got := output(res, "workloads"); got != "Deployment/managed" {
 		t.Errorf("workloads = %q, want only the managed Deployment", got)
 	}
-	cs := f.env.Clients.Typed
+	cs := f.cluster.Clientset(t)
 	ctx := context.Background()
 	if _, err := cs.CoreV1().ConfigMaps(other).Get(ctx, "elsewhere-1", metav1.GetOptions{}); err != nil {
 		t.Errorf("configmap in the other namespace: %v", err)

@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kube-release/kube-release/internal/release"
+
+	"github.com/kube-release/kube-release/internal/kube/typed/typedtest"
 )
 
 // Names of the series the targets refer to.
@@ -297,9 +299,9 @@ func (b *bench) caseRollback(ctx context.Context) error {
 	}
 	variants := []variant{
 		{name: rollbackLegacy, peer: peerUndo, prepare: prepare(legacy, nil), baselinePrepare: discard(b.deploy(legacy, nil)),
-			run: rollback(legacy, release.NewConfigMapStore(b.client, legacy, releaseName))},
+			run: rollback(legacy, release.NewConfigMapStore(typedtest.Wrap(b.client), legacy, releaseName))},
 		{name: rollbackDecl, peer: peerUndo, prepare: prepare(declarative, decl), baselinePrepare: discard(b.deploy(declarative, decl)),
-			run: rollback(declarative, release.NewSecretStore(b.client, declarative, releaseName))},
+			run: rollback(declarative, release.NewSecretStore(typedtest.Wrap(b.client), declarative, releaseName))},
 		{name: peerUndo, prepare: discard(b.kubectlDeploy(kubectl)), run: undo},
 	}
 	if err := b.alternate(ctx, "c", appObjects, variants); err != nil {
@@ -314,8 +316,8 @@ func (b *bench) caseRollback(ctx context.Context) error {
 		extra           map[string]string
 		store           release.Store
 	}{
-		{rollbackLegacy, legacy, nil, release.NewConfigMapStore(b.client, legacy, releaseName)},
-		{rollbackDecl, declarative, decl, release.NewSecretStore(b.client, declarative, releaseName)},
+		{rollbackLegacy, legacy, nil, release.NewConfigMapStore(typedtest.Wrap(b.client), legacy, releaseName)},
+		{rollbackDecl, declarative, decl, release.NewSecretStore(typedtest.Wrap(b.client), declarative, releaseName)},
 	} {
 		if _, err := b.deploy(t.namespace, t.extra)(ctx); err != nil {
 			return err
@@ -437,7 +439,7 @@ func (b *bench) seedLegacy(ctx context.Context, namespace string, n int) error {
 
 // seedDeclarative creates n release Secrets through the store, in parallel.
 func (b *bench) seedDeclarative(ctx context.Context, namespace string, n int, manifests []byte) error {
-	store := release.NewSecretStore(b.client, namespace, releaseName)
+	store := release.NewSecretStore(typedtest.Wrap(b.client), namespace, releaseName)
 	numbers := make(chan int)
 	errs := make(chan error, 1)
 	var wg sync.WaitGroup

@@ -13,11 +13,12 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/testcluster"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // Tests of Collect run against a real local control plane (see
@@ -49,7 +50,7 @@ func newDeployment(name, image string, replicas int32) *appsv1.Deployment {
 	}
 }
 
-func createDeployment(t *testing.T, cs kubernetes.Interface, ns string, d *appsv1.Deployment) rollout.Workload {
+func createDeployment(t *testing.T, cs typed.Interface, ns string, d *appsv1.Deployment) rollout.Workload {
 	t.Helper()
 	if _, err := cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create deployment %s/%s: %v", ns, d.Name, err)
@@ -82,7 +83,7 @@ func poll(t *testing.T, what string, cond func(ctx context.Context) (bool, error
 }
 
 // podsWhere reports whether n pods labelled app=name satisfy ok.
-func podsWhere(cs kubernetes.Interface, ns, name string, n int, ok func(*corev1.Pod) bool) func(context.Context) (bool, error) {
+func podsWhere(cs typed.Interface, ns, name string, n int, ok func(*corev1.Pod) bool) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
 		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
 		if err != nil {
@@ -137,7 +138,7 @@ func (c *requestCounter) count(what string) int {
 	return c.n[what]
 }
 
-func countingClient(t *testing.T, c *testcluster.Cluster) (kubernetes.Interface, *requestCounter) {
+func countingClient(t *testing.T, c *testcluster.Cluster) (typed.Interface, *requestCounter) {
 	t.Helper()
 	counter := &requestCounter{n: map[string]int{}}
 	cfg := c.Config()
@@ -145,14 +146,14 @@ func countingClient(t *testing.T, c *testcluster.Cluster) (kubernetes.Interface,
 		counter.next = rt
 		return counter
 	})
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cs, counter
 }
 
-func collect(t *testing.T, cs kubernetes.Interface, workloads ...rollout.Workload) *Report {
+func collect(t *testing.T, cs typed.Interface, workloads ...rollout.Workload) *Report {
 	t.Helper()
 	r, err := Collect(context.Background(), cs, workloads, Options{})
 	if err != nil {
@@ -186,7 +187,7 @@ func hasLine(lines []string, substr string) int {
 func TestCollectImagePullBackOff(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	w := createDeployment(t, cs, ns, newDeployment("web", missingImage, 1))
 	poll(t, "pod in ImagePullBackOff", podsWhere(cs, ns, "web", 1, waitingIn("ImagePullBackOff")))
 
@@ -220,7 +221,7 @@ func TestCollectImagePullBackOff(t *testing.T) {
 func TestCollectCrashLoop(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	crash := createDeployment(t, cs, ns, newDeployment("crash", crashImage, 2))
 	good := createDeployment(t, cs, ns, newDeployment("good", goodImage, 1))
 	poll(t, "pods in CrashLoopBackOff", podsWhere(cs, ns, "crash", 2, waitingIn("CrashLoopBackOff")))
@@ -265,7 +266,7 @@ func TestCollectCrashLoop(t *testing.T) {
 func TestCollectUnschedulable(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	d := newDeployment("nowhere", goodImage, 1)
 	d.Spec.Template.Spec.NodeSelector = map[string]string{"kube-release.test/no-such-node": "true"}
 	w := createDeployment(t, cs, ns, d)
@@ -318,7 +319,7 @@ func TestCollectUnschedulable(t *testing.T) {
 func TestCollectFailedJob(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	labels := map[string]string{"app": "migrate"}
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{Name: "migrate"},

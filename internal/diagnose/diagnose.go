@@ -23,8 +23,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/kubernetes"
 
+	"github.com/kube-release/kube-release/internal/kube/typed"
 	"github.com/kube-release/kube-release/internal/rollout"
 )
 
@@ -194,7 +194,7 @@ const (
 // What cannot be read is noted in the report (WorkloadReport.Unread,
 // Report.LogsUnavailable). The error is non-nil only when nothing at all
 // could be read; the report is nil then.
-func Collect(ctx context.Context, client kubernetes.Interface, workloads []rollout.Workload, opts Options) (*Report, error) {
+func Collect(ctx context.Context, client typed.Interface, workloads []rollout.Workload, opts Options) (*Report, error) {
 	c := &collector{client: client, opts: opts.withDefaults(), now: time.Now(), events: map[string]eventList{}}
 	r := &Report{At: c.now, Since: c.opts.Since}
 	seen := map[rollout.Workload]bool{}
@@ -214,7 +214,7 @@ func Collect(ctx context.Context, client kubernetes.Interface, workloads []rollo
 
 // collector holds what one Collect has learnt so far.
 type collector struct {
-	client kubernetes.Interface
+	client typed.Interface
 	opts   Options
 	now    time.Time
 	// events caches the one Warning event list of each namespace.

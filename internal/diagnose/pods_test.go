@@ -22,6 +22,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/rollout"
+
+	"github.com/kube-release/kube-release/internal/kube/typed/typedtest"
 )
 
 func TestLogRequests(t *testing.T) {
@@ -177,7 +179,7 @@ func fakeWorkload() (rollout.Workload, []runtime.Object) {
 func TestCollectLogsServed(t *testing.T) {
 	w, objects := fakeWorkload()
 	client := fake.NewClientset(objects...)
-	r, err := Collect(context.Background(), client, []rollout.Workload{w, w}, Options{LogLines: 5})
+	r, err := Collect(context.Background(), typedtest.Wrap(client), []rollout.Workload{w, w}, Options{LogLines: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +217,7 @@ func TestCollectPartial(t *testing.T) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New("no RBAC"))
 	})
 	missing := rollout.Workload{Kind: rollout.KindStatefulSet, Namespace: "shop", Name: "db"}
-	r, err := Collect(context.Background(), client, []rollout.Workload{w, missing}, Options{LogLines: -1})
+	r, err := Collect(context.Background(), typedtest.Wrap(client), []rollout.Workload{w, missing}, Options{LogLines: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +250,7 @@ func TestCollectNothingReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := rollout.Workload{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"}
-	r, err := Collect(context.Background(), client, []rollout.Workload{w}, Options{})
+	r, err := Collect(context.Background(), typedtest.Wrap(client), []rollout.Workload{w}, Options{})
 	if err == nil || r != nil || !strings.Contains(err.Error(), "nothing could be read") {
 		t.Errorf("Collect = %v, %v; want no report and an error", r, err)
 	}
@@ -256,7 +258,7 @@ func TestCollectNothingReadable(t *testing.T) {
 		t.Errorf("nil report lines %q", lines)
 	}
 
-	r, err = Collect(context.Background(), client, nil, Options{})
+	r, err = Collect(context.Background(), typedtest.Wrap(client), nil, Options{})
 	if err != nil || r == nil || len(r.Workloads) != 0 {
 		t.Errorf("no workloads: Collect = %+v, %v; want an empty report", r, err)
 	}

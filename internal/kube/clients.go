@@ -8,22 +8,19 @@ import (
 	"net/http"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // Clients are the clients of one cluster.
 type Clients struct {
-	Config    *rest.Config
-	Typed     kubernetes.Interface
-	Dynamic   dynamic.Interface
-	Discovery discovery.CachedDiscoveryInterface
-	// Mapper maps kinds to resources lazily, from the cached discovery.
-	// Reset it after creating CRDs so their kinds become known.
+	Config  *rest.Config
+	Typed   typed.Interface
+	Dynamic dynamic.Interface
+	// Mapper maps kinds to resources, from one discovery pass made on its
+	// first use. Reset it after creating CRDs so their kinds become known.
 	Mapper meta.ResettableRESTMapper
 }
 
@@ -44,7 +41,7 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	typed, err := kubernetes.NewForConfigAndClient(retrying, httpClient)
+	typedClient, err := typed.NewForConfigAndClient(retrying, httpClient)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
@@ -52,14 +49,16 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	// The typed clientset's discovery shares its HTTP client; caching it in
-	// memory makes all of a run's lookups cost one aggregated discovery call.
-	cached := memory.NewMemCacheClient(typed.Discovery())
+	discoveryConfig := rest.CopyConfig(retrying)
+	discoveryConfig.NegotiatedSerializer = typed.Codecs.WithoutConversion()
+	discoveryClient, err := rest.UnversionedRESTClientForConfigAndClient(discoveryConfig, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
 	return &Clients{
-		Config:    cfg,
-		Typed:     typed,
-		Dynamic:   dyn,
-		Discovery: cached,
-		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
+		Config:  cfg,
+		Typed:   typedClient,
+		Dynamic: dyn,
+		Mapper:  newDiscoveryMapper(discoveryClient),
 	}, nil
 }

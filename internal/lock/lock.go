@@ -15,8 +15,9 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // Defaults of Options.
@@ -69,7 +70,7 @@ func (e *HeldError) Unwrap() error { return ErrHeld }
 
 // Lock is a held deploy lock.
 type Lock struct {
-	client    kubernetes.Interface
+	client    typed.Interface
 	namespace string
 	release   string
 	holder    string
@@ -89,7 +90,7 @@ type Lock struct {
 // Acquire takes the lock of release in namespace, waiting up to opts.Wait
 // for another run to release it. A lease whose holder stopped renewing it
 // for its TTL is taken over. The lock renews itself until Release.
-func Acquire(ctx context.Context, client kubernetes.Interface, namespace, release string, opts Options) (*Lock, error) {
+func Acquire(ctx context.Context, client typed.Interface, namespace, release string, opts Options) (*Lock, error) {
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultTTL
 	}

@@ -15,17 +15,18 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/testcluster"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
 
 func TestAcquireHeldRelease(t *testing.T) {
 	c := testcluster.Shared(t)
-	cs, ns := c.Clientset(t), c.Namespace(t)
+	cs, ns := c.Typed(t), c.Namespace(t)
 	ctx := context.Background()
 
 	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1"})
@@ -52,7 +53,7 @@ func TestAcquireHeldRelease(t *testing.T) {
 
 func TestAcquireWaits(t *testing.T) {
 	c := testcluster.Shared(t)
-	cs, ns := c.Clientset(t), c.Namespace(t)
+	cs, ns := c.Typed(t), c.Namespace(t)
 	ctx := context.Background()
 	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1"})
 	if err != nil {
@@ -80,7 +81,7 @@ func TestAcquireWaits(t *testing.T) {
 // A run that died without releasing leaves a lease that expires by itself.
 func TestExpiredLeaseIsTakenOver(t *testing.T) {
 	c := testcluster.Shared(t)
-	cs, ns := c.Clientset(t), c.Namespace(t)
+	cs, ns := c.Typed(t), c.Namespace(t)
 	ctx := context.Background()
 	past := metav1.NewMicroTime(time.Now().Add(-5 * time.Minute))
 	dead := &coordinationv1.Lease{
@@ -103,7 +104,7 @@ func TestExpiredLeaseIsTakenOver(t *testing.T) {
 // force_unlock takes a held lock; the run that held it learns it lost it.
 func TestForceAndLost(t *testing.T) {
 	c := testcluster.Shared(t)
-	cs, ns := c.Clientset(t), c.Namespace(t)
+	cs, ns := c.Typed(t), c.Namespace(t)
 	ctx := context.Background()
 	first, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1", TTL: 2 * time.Second})
 	if err != nil {
@@ -133,7 +134,7 @@ func TestForceAndLost(t *testing.T) {
 // Many runs at once: exactly one holds the lock at any time.
 func TestMutualExclusion(t *testing.T) {
 	c := testcluster.Shared(t)
-	cs, ns := c.Clientset(t), c.Namespace(t)
+	cs, ns := c.Typed(t), c.Namespace(t)
 	ctx := context.Background()
 	var holding, maxHolding, done atomic.Int32
 	var wg sync.WaitGroup
@@ -184,7 +185,7 @@ func TestAcquireRequests(t *testing.T) {
 			return rt.RoundTrip(r)
 		})
 	})
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // ConfigMapStore keeps a legacy history: one ConfigMap named like the
@@ -27,7 +28,7 @@ import (
 // Whatever that first try cannot settle (a conflict, an error, nothing to
 // write) is decided again on a fresh read, as without it.
 type ConfigMapStore struct {
-	client    kubernetes.Interface
+	client    typed.Interface
 	namespace string
 	name      string
 	backoff   wait.Backoff
@@ -38,7 +39,7 @@ type ConfigMapStore struct {
 }
 
 // NewConfigMapStore returns the legacy store of release in namespace.
-func NewConfigMapStore(client kubernetes.Interface, namespace, release string) *ConfigMapStore {
+func NewConfigMapStore(client typed.Interface, namespace, release string) *ConfigMapStore {
 	return &ConfigMapStore{client: client, namespace: namespace, name: release, backoff: defaultBackoff(), now: nowUTC}
 }
 

@@ -12,7 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // SecretStore keeps a declarative history: one Secret per release, named,
@@ -26,7 +27,7 @@ import (
 // changed the Secret since, and anything but success is done again on a
 // fresh read, as without it.
 type SecretStore struct {
-	client    kubernetes.Interface
+	client    typed.Interface
 	namespace string
 	release   string
 	backoff   wait.Backoff
@@ -37,7 +38,7 @@ type SecretStore struct {
 }
 
 // NewSecretStore returns the declarative store of release in namespace.
-func NewSecretStore(client kubernetes.Interface, namespace, release string) *SecretStore {
+func NewSecretStore(client typed.Interface, namespace, release string) *SecretStore {
 	return &SecretStore{client: client, namespace: namespace, release: release, backoff: defaultBackoff(), now: nowUTC}
 }
 

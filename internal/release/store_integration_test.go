@@ -13,9 +13,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kube-release/kube-release/internal/testcluster"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // These tests run against a real API server (internal/testcluster), because
@@ -24,24 +25,24 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
 
-func cluster(t *testing.T) (kubernetes.Interface, string) {
+func cluster(t *testing.T) (typed.Interface, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs the local control plane; runs without -short")
 	}
 	c := testcluster.Shared(t)
-	return c.Clientset(t), c.Namespace(t)
+	return c.Typed(t), c.Namespace(t)
 }
 
 type clusterStore struct {
 	name string
-	new  func(client kubernetes.Interface, namespace string) Store
+	new  func(client typed.Interface, namespace string) Store
 }
 
 func clusterStores() []clusterStore {
 	return []clusterStore{
-		{"configmap", func(c kubernetes.Interface, ns string) Store { return NewConfigMapStore(c, ns, "web") }},
-		{"secret", func(c kubernetes.Interface, ns string) Store { return NewSecretStore(c, ns, "web") }},
+		{"configmap", func(c typed.Interface, ns string) Store { return NewConfigMapStore(c, ns, "web") }},
+		{"secret", func(c typed.Interface, ns string) Store { return NewSecretStore(c, ns, "web") }},
 	}
 }
 

@@ -11,9 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kube-release/kube-release/internal/kube/typed/typedtest"
 )
 
 // The fake clientset checks the mapping of API calls and errors, nothing
@@ -35,12 +36,12 @@ func storeCases() []storeCase {
 			return s
 		}},
 		{"configmap", func(*testing.T) Store {
-			s := NewConfigMapStore(fake.NewClientset(), "default", "web")
+			s := NewConfigMapStore(typedtest.Wrap(fake.NewClientset()), "default", "web")
 			s.now = func() time.Time { return fixedNow }
 			return s
 		}},
 		{"secret", func(*testing.T) Store {
-			s := NewSecretStore(fake.NewClientset(), "default", "web")
+			s := NewSecretStore(typedtest.Wrap(fake.NewClientset()), "default", "web")
 			s.now = func() time.Time { return fixedNow }
 			return s
 		}},
@@ -168,7 +169,7 @@ func TestConfigMapStoreOnHarnessHistory(t *testing.T) {
 	cm.Annotations = map[string]string{"note": "do not remove"}
 	cm.Data["someone-else"] = "kept"
 	client := configMapClient(cm)
-	s := NewConfigMapStore(client, "default", "web")
+	s := NewConfigMapStore(typedtest.Wrap(client), "default", "web")
 
 	h, err := s.List(ctx)
 	if err != nil {
@@ -208,7 +209,7 @@ func TestConfigMapStoreLeavesCorruptHistoryAlone(t *testing.T) {
 	ctx := context.Background()
 	cm := cmWith(map[string]string{HistoryKey: "not*base64", CompressedKey: "true"})
 	client := configMapClient(cm)
-	s := NewConfigMapStore(client, "default", "web")
+	s := NewConfigMapStore(typedtest.Wrap(client), "default", "web")
 	for name, err := range map[string]error{
 		"List":   func() error { _, err := s.List(ctx); return err }(),
 		"Create": s.Create(ctx, &Release{Number: 1, Status: InProgress}),
@@ -229,7 +230,7 @@ func TestConfigMapStoreLeavesCorruptHistoryAlone(t *testing.T) {
 func TestConfigMapStoreCreatesTheConfigMap(t *testing.T) {
 	ctx := context.Background()
 	client := configMapClient()
-	s := NewConfigMapStore(client, "shop", "web")
+	s := NewConfigMapStore(typedtest.Wrap(client), "shop", "web")
 	if err := s.Update(ctx, &Release{Number: 1, Status: Failed}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Update without a ConfigMap: %v, want ErrNotFound", err)
 	}
@@ -259,7 +260,7 @@ func TestSecretStoreList(t *testing.T) {
 	other := releaseSecret(func(s *corev1.Secret) { s.Name = "harness.release.api.3"; s.Labels[LabelRelease] = "api" })
 	opaque := releaseSecret(func(s *corev1.Secret) { s.Name = "harness.release.web.5"; s.Type = corev1.SecretTypeOpaque })
 	client := fake.NewClientset(harness, other, opaque)
-	s := NewSecretStore(client, "default", "web")
+	s := NewSecretStore(typedtest.Wrap(client), "default", "web")
 
 	h, err := s.List(ctx)
 	if err != nil {
@@ -287,7 +288,7 @@ func TestSecretStoreList(t *testing.T) {
 
 func TestSecretStoreDuplicateNumber(t *testing.T) {
 	copied := releaseSecret(func(s *corev1.Secret) { s.Name = "harness.release.web.3.backup" })
-	s := NewSecretStore(fake.NewClientset(releaseSecret(func(*corev1.Secret) {}), copied), "default", "web")
+	s := NewSecretStore(typedtest.Wrap(fake.NewClientset(releaseSecret(func(*corev1.Secret) {}), copied)), "default", "web")
 	_, err := s.List(context.Background())
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("error %v, want ErrCorrupt", err)
@@ -301,7 +302,7 @@ func TestSecretStoreUpdateKeepsForeignData(t *testing.T) {
 	harness := readSecret(t, "harness/declarative.secret.yaml")
 	harness.Annotations = map[string]string{"note": "kept"}
 	client := fake.NewClientset(harness)
-	s := NewSecretStore(client, "default", "web")
+	s := NewSecretStore(typedtest.Wrap(client), "default", "web")
 
 	r, err := s.Get(ctx, 7)
 	if err != nil {
@@ -335,7 +336,7 @@ func TestSecretStoreUpdateKeepsForeignData(t *testing.T) {
 func TestSecretStoreCreate(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset()
-	s := NewSecretStore(client, "shop", "web")
+	s := NewSecretStore(typedtest.Wrap(client), "shop", "web")
 	if err := s.Create(ctx, &Release{Number: 5, Status: InProgress, Manifests: []byte("---\nkind: A\n")}); err != nil {
 		t.Fatal(err)
 	}
@@ -362,7 +363,7 @@ func TestSecretStoreCreate(t *testing.T) {
 func TestSecretStoreDeleteByName(t *testing.T) {
 	ctx := context.Background()
 	client := fake.NewClientset(releaseSecret(func(*corev1.Secret) {}))
-	s := NewSecretStore(client, "default", "web")
+	s := NewSecretStore(typedtest.Wrap(client), "default", "web")
 	if err := s.Delete(ctx, 3, 4); err != nil {
 		t.Fatal(err)
 	}
@@ -380,21 +381,21 @@ func TestSecretStoreDeleteByName(t *testing.T) {
 // API errors other than the mapped ones reach the caller, named.
 func TestStoreAPIErrors(t *testing.T) {
 	ctx := context.Background()
-	forbid := func(c *fake.Clientset) kubernetes.Interface {
+	forbid := func(c *fake.Clientset) *fake.Clientset {
 		c.PrependReactor("*", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, errors.New("forbidden by the test")
 		})
 		return c
 	}
-	_, err := NewConfigMapStore(forbid(fake.NewClientset()), "default", "web").List(ctx)
+	_, err := NewConfigMapStore(typedtest.Wrap(forbid(fake.NewClientset())), "default", "web").List(ctx)
 	if err == nil || err.Error() != "configmap default/web: forbidden by the test" {
 		t.Errorf("ConfigMapStore.List: %v", err)
 	}
-	_, err = NewSecretStore(forbid(fake.NewClientset()), "default", "web").List(ctx)
+	_, err = NewSecretStore(typedtest.Wrap(forbid(fake.NewClientset())), "default", "web").List(ctx)
 	if err == nil || err.Error() != "secrets of release web in namespace default: forbidden by the test" {
 		t.Errorf("SecretStore.List: %v", err)
 	}
-	err = NewSecretStore(forbid(fake.NewClientset()), "default", "web").Delete(ctx, 3)
+	err = NewSecretStore(typedtest.Wrap(forbid(fake.NewClientset())), "default", "web").Delete(ctx, 3)
 	if err == nil || err.Error() != "secret default/harness.release.web.3: forbidden by the test" {
 		t.Errorf("SecretStore.Delete: %v", err)
 	}
@@ -413,7 +414,7 @@ func TestStoresWriteWithoutRereading(t *testing.T) {
 	}
 	t.Run("configmap", func(t *testing.T) {
 		client := configMapClient(cmWith(nil))
-		s := NewConfigMapStore(client, "default", "web")
+		s := NewConfigMapStore(typedtest.Wrap(client), "default", "web")
 		if _, err := s.List(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -432,7 +433,7 @@ func TestStoresWriteWithoutRereading(t *testing.T) {
 		if got, want := verbs(client), []string{"get", "update", "update", "update", "update"}; !slices.Equal(got, want) {
 			t.Errorf("requests %v, want %v", got, want)
 		}
-		h, err := NewConfigMapStore(client, "default", "web").List(ctx)
+		h, err := NewConfigMapStore(typedtest.Wrap(client), "default", "web").List(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +443,7 @@ func TestStoresWriteWithoutRereading(t *testing.T) {
 	})
 	t.Run("configmap decisions are made on a fresh read", func(t *testing.T) {
 		client := configMapClient(cmWith(nil))
-		s := NewConfigMapStore(client, "default", "web")
+		s := NewConfigMapStore(typedtest.Wrap(client), "default", "web")
 		if _, err := s.List(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -457,7 +458,7 @@ func TestStoresWriteWithoutRereading(t *testing.T) {
 	})
 	t.Run("secret", func(t *testing.T) {
 		client := fake.NewClientset()
-		s := NewSecretStore(client, "default", "web")
+		s := NewSecretStore(typedtest.Wrap(client), "default", "web")
 		if _, err := s.List(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -470,7 +471,7 @@ func TestStoresWriteWithoutRereading(t *testing.T) {
 		if got, want := verbs(client), []string{"list", "create", "update"}; !slices.Equal(got, want) {
 			t.Errorf("requests %v, want %v", got, want)
 		}
-		r, err := NewSecretStore(client, "default", "web").Get(ctx, 1)
+		r, err := NewSecretStore(typedtest.Wrap(client), "default", "web").Get(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
 		}

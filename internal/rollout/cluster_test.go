@@ -14,9 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/kube-release/kube-release/internal/kube/typed"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 
@@ -90,7 +90,7 @@ func newJob(name, image string) *batchv1.Job {
 
 // create creates objects (typed apps/v1 or batch/v1) in ns and returns
 // them as workloads.
-func create(t *testing.T, cs kubernetes.Interface, ns string, objs ...any) []Workload {
+func create(t *testing.T, cs typed.Interface, ns string, objs ...any) []Workload {
 	t.Helper()
 	ctx := context.Background()
 	var out []Workload
@@ -123,7 +123,7 @@ func create(t *testing.T, cs kubernetes.Interface, ns string, objs ...any) []Wor
 
 // setImage changes the image of a workload's container "app", as a new
 // release would.
-func setImage(t *testing.T, cs kubernetes.Interface, w Workload, image string) {
+func setImage(t *testing.T, cs typed.Interface, w Workload, image string) {
 	t.Helper()
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"` + image + `"}]}}}}`)
 	ctx := context.Background()
@@ -142,7 +142,7 @@ func setImage(t *testing.T, cs kubernetes.Interface, w Workload, image string) {
 }
 
 // imageOf returns the image of a workload's first container.
-func imageOf(t *testing.T, cs kubernetes.Interface, w Workload) string {
+func imageOf(t *testing.T, cs typed.Interface, w Workload) string {
 	t.Helper()
 	obj, err := w.Get(context.Background(), cs)
 	if err != nil {
@@ -237,7 +237,7 @@ func (c *requestCounter) total() int {
 }
 
 // countingClient returns a client whose requests are counted.
-func countingClient(t *testing.T, c *testcluster.Cluster) (kubernetes.Interface, *requestCounter) {
+func countingClient(t *testing.T, c *testcluster.Cluster) (typed.Interface, *requestCounter) {
 	t.Helper()
 	counter := &requestCounter{counts: map[string]int{}}
 	cfg := c.Config()
@@ -245,7 +245,7 @@ func countingClient(t *testing.T, c *testcluster.Cluster) (kubernetes.Interface,
 		counter.next = rt
 		return counter
 	})
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := typed.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,8 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // RevisionAnnotation is where the deployment controller numbers a
@@ -34,7 +35,7 @@ var ErrNoRevision = errors.New("no revision recorded for the current template")
 // controller has acted on a change, the previous revision is current.
 //
 // It costs one request for a Deployment and two for the others.
-func Revision(ctx context.Context, client kubernetes.Interface, w Workload) (string, error) {
+func Revision(ctx context.Context, client typed.Interface, w Workload) (string, error) {
 	if err := w.validate(); err != nil {
 		return "", err
 	}
@@ -53,7 +54,7 @@ func Revision(ctx context.Context, client kubernetes.Interface, w Workload) (str
 }
 
 // revisionOf reads the revision of the template in obj; "" for a Job.
-func revisionOf(ctx context.Context, client kubernetes.Interface, obj runtime.Object) (string, error) {
+func revisionOf(ctx context.Context, client typed.Interface, obj runtime.Object) (string, error) {
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		rev := o.Annotations[RevisionAnnotation]
@@ -91,12 +92,12 @@ func revisionOf(ctx context.Context, client kubernetes.Interface, obj runtime.Ob
 // k8s.io/kubectl/pkg/polymorphichelpers/rollback.go): list the revisions
 // it owns and pick the one whose stored patch equals the patch of the
 // current template.
-func currentDaemonSetRevision(ctx context.Context, client kubernetes.Interface, ds *appsv1.DaemonSet) (*appsv1.ControllerRevision, error) {
+func currentDaemonSetRevision(ctx context.Context, client typed.Interface, ds *appsv1.DaemonSet) (*appsv1.ControllerRevision, error) {
 	history, err := ownedRevisions(ctx, client, ds, ds.Spec.Selector)
 	if err != nil {
 		return nil, err
 	}
-	patch, err := daemonSetPatch(ds)
+	patch, err := templatePatch(ds)
 	if err != nil {
 		return nil, err
 	}
@@ -108,12 +109,13 @@ func currentDaemonSetRevision(ctx context.Context, client kubernetes.Interface, 
 	return nil, ErrNoRevision
 }
 
-// daemonSetPatch is the DaemonSet controller's record of a template, a
-// strategic merge patch replacing spec.template (getPatch in
-// k8s.io/kubernetes/pkg/controller/daemon/update.go): the same code, so
-// the bytes match what the controller stored.
-func daemonSetPatch(ds *appsv1.DaemonSet) ([]byte, error) {
-	dsBytes, err := json.Marshal(ds)
+// templatePatch is the DaemonSet and StatefulSet controllers' record of a
+// template, a strategic merge patch replacing spec.template (getPatch in
+// k8s.io/kubernetes/pkg/controller/daemon/update.go and
+// pkg/controller/statefulset/stateful_set_utils.go): the same code, so
+// the bytes match what the controllers stored.
+func templatePatch(obj any) ([]byte, error) {
+	dsBytes, err := json.Marshal(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +126,7 @@ func daemonSetPatch(ds *appsv1.DaemonSet) ([]byte, error) {
 	spec, _ := raw["spec"].(map[string]any)
 	template, _ := spec["template"].(map[string]any)
 	if template == nil {
-		return nil, errors.New("daemonset has no pod template")
+		return nil, errors.New("no pod template")
 	}
 	template["$patch"] = "replace"
 	return json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
@@ -132,7 +134,7 @@ func daemonSetPatch(ds *appsv1.DaemonSet) ([]byte, error) {
 
 // ownedRevisions lists the ControllerRevisions that owner controls, oldest
 // revision first.
-func ownedRevisions(ctx context.Context, client kubernetes.Interface, owner metav1.Object, selector *metav1.LabelSelector) ([]*appsv1.ControllerRevision, error) {
+func ownedRevisions(ctx context.Context, client typed.Interface, owner metav1.Object, selector *metav1.LabelSelector) ([]*appsv1.ControllerRevision, error) {
 	sel, err := metav1.LabelSelectorAsSelector(selector)
 	if err != nil {
 		return nil, fmt.Errorf("selector: %w", err)
@@ -153,7 +155,7 @@ func ownedRevisions(ctx context.Context, client kubernetes.Interface, owner meta
 
 // OwnedReplicaSets lists the ReplicaSets a Deployment controls, in no
 // particular order.
-func OwnedReplicaSets(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+func OwnedReplicaSets(ctx context.Context, client typed.Interface, d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("selector: %w", err)
@@ -200,7 +202,7 @@ func equalIgnoreHash(a, b *corev1.PodTemplateSpec) bool {
 
 // revisions lists the revision numbers a workload can be rolled back to,
 // oldest first.
-func revisions(ctx context.Context, client kubernetes.Interface, w Workload) ([]int64, error) {
+func revisions(ctx context.Context, client typed.Interface, w Workload) ([]int64, error) {
 	obj, err := w.Get(ctx, client)
 	if err != nil {
 		return nil, err

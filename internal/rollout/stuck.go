@@ -10,7 +10,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // ReplaceStuckPods deletes the pods of a StatefulSet that are not ready and
@@ -23,7 +24,7 @@ import (
 // the pod stuck at the bad revision stays stuck ("forced rollback" in the
 // StatefulSet documentation). Ready pods are left alone: the controller
 // rolls them itself. Other kinds need nothing and return at once.
-func ReplaceStuckPods(ctx context.Context, client kubernetes.Interface, w Workload) ([]string, error) {
+func ReplaceStuckPods(ctx context.Context, client typed.Interface, w Workload) ([]string, error) {
 	if w.Kind != KindStatefulSet {
 		return nil, nil
 	}

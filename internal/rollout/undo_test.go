@@ -3,9 +3,15 @@ package rollout
 import (
 	"context"
 	"errors"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
@@ -29,7 +35,7 @@ func TestRevisionAndUndo(t *testing.T) {
 		t.Run(tc.kind, func(t *testing.T) {
 			t.Parallel()
 			ns := c.Namespace(t)
-			cs := c.Clientset(t)
+			cs := c.Typed(t)
 			ctx := context.Background()
 			w := create(t, cs, ns, tc.obj)[0]
 			waiter := NewWaiter(cs, Options{Timeout: 30 * time.Second})
@@ -91,5 +97,77 @@ func TestUndoRejects(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("Undo(%s, %d) = %v, want %q", tc.w, tc.revision, err, tc.want)
 		}
+	}
+}
+
+// Undo leaves exactly the object `kubectl rollout undo --to-revision`
+// leaves: the same workload, rolled out to v2 in two namespaces, is rolled
+// back to revision 1 by kubectl in one and by Undo in the other, and the
+// templates, annotations and generations compare equal.
+func TestUndoMatchesKubectl(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	bin, err := testcluster.Binaries(context.Background(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubectl := filepath.Join(bin, "kubectl")
+	for _, tc := range []struct {
+		kind string
+		obj  func() any
+	}{
+		{KindDeployment, func() any { return newDeployment("web", goodImage, 1) }},
+		{KindStatefulSet, func() any { return newStatefulSet("db", goodImage, 1) }},
+		{KindDaemonSet, func() any { return newDaemonSet("agent", goodImage) }},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			cs := c.Typed(t)
+			ctx := context.Background()
+			waiter := NewWaiter(cs, Options{Timeout: 30 * time.Second})
+			rolledBack := func(undo func(w Workload)) map[string]any {
+				ns := c.Namespace(t)
+				w := create(t, cs, ns, tc.obj())[0]
+				for _, image := range []string{goodImage, goodImage2} {
+					if image != goodImage {
+						setImage(t, cs, w, image)
+					}
+					if _, err := waiter.Wait(ctx, []Workload{w}); err != nil {
+						t.Fatalf("wait: %v", err)
+					}
+				}
+				undo(w)
+				obj, err := w.Get(ctx, cs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				meta := m["metadata"].(map[string]any)
+				spec := m["spec"].(map[string]any)
+				return map[string]any{
+					"annotations": meta["annotations"],
+					"generation":  meta["generation"],
+					"template":    spec["template"],
+				}
+			}
+			byKubectl := rolledBack(func(w Workload) {
+				out, err := exec.Command(kubectl, "--kubeconfig", c.Kubeconfig, "-n", w.Namespace,
+					"rollout", "undo", strings.ToLower(w.Kind)+"/"+w.Name, "--to-revision=1").CombinedOutput()
+				if err != nil {
+					t.Fatalf("kubectl rollout undo: %v\n%s", err, out)
+				}
+			})
+			byUndo := rolledBack(func(w Workload) {
+				if _, err := Undo(ctx, cs, w, 1); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if !reflect.DeepEqual(byUndo, byKubectl) {
+				t.Errorf("after Undo:\n%v\nafter kubectl rollout undo:\n%v", byUndo, byKubectl)
+			}
+		})
 	}
 }

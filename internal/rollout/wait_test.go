@@ -20,7 +20,7 @@ func TestWaitReady(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	workloads := create(t, c.Clientset(t), ns,
+	workloads := create(t, c.Typed(t), ns,
 		newDeployment("web", goodImage, 3),
 		newStatefulSet("db", goodImage, 2),
 		newDaemonSet("agent", goodImage),
@@ -65,7 +65,7 @@ func TestWaitJobFails(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	workloads := create(t, cs, ns, newJob("migrate", exit1Image))
 
 	results, err := NewWaiter(cs, Options{Timeout: 30 * time.Second}).Wait(context.Background(), workloads)
@@ -88,7 +88,7 @@ func TestWaitFailFast(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	workloads := create(t, cs, ns, newDeployment("web", missingImage, 2), newDeployment("ok", goodImage, 1))
 
 	start := time.Now()
@@ -118,7 +118,7 @@ func TestWaitProgressDeadline(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	d := newDeployment("web", missingImage, 1)
 	d.Spec.ProgressDeadlineSeconds = ptr.To[int32](5)
 	workloads := create(t, cs, ns, d)
@@ -145,7 +145,7 @@ func TestWaitTimeout(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	workloads := create(t, cs, ns, newDeployment("web", missingImage, 1), newDeployment("ok", goodImage, 1))
 
 	start := time.Now()
@@ -173,7 +173,7 @@ func TestWaitProgress(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	unschedulable := newDeployment("nowhere", goodImage, 1)
 	unschedulable.Spec.Template.Spec.NodeSelector = map[string]string{"no-such-node": "true"}
 	workloads := create(t, cs, ns, newDeployment("web", missingImage, 2), newDeployment("crash", crashImage, 1), unschedulable)
@@ -209,7 +209,7 @@ func TestWaitNotFound(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	w := Workload{KindDeployment, ns, "missing"}
-	_, err := NewWaiter(c.Clientset(t), Options{Timeout: 20 * time.Second, PodCheckDelay: time.Second}).Wait(context.Background(), []Workload{w})
+	_, err := NewWaiter(c.Typed(t), Options{Timeout: 20 * time.Second, PodCheckDelay: time.Second}).Wait(context.Background(), []Workload{w})
 	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), w.String()+": failed: not found") {
 		t.Fatalf("wait: %v, want %s not found", err, w)
 	}
@@ -229,7 +229,7 @@ func TestWaitRejectsUnknownKind(t *testing.T) {
 func TestWaitSurvivesAPIServerRestart(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	workloads := create(t, cs, ns, newDeployment("web", missingImage, 1))
 
 	// The outage starts once the waiter has seen the controller act on the
@@ -237,7 +237,7 @@ func TestWaitSurvivesAPIServerRestart(t *testing.T) {
 	reported := make(chan struct{})
 	var once bool
 	progress := &progressLog{t: t}
-	waiter := NewWaiter(c.Clientset(t), Options{Timeout: 90 * time.Second, ProgressInterval: 2 * time.Second, OnProgress: func(p Progress) {
+	waiter := NewWaiter(c.Typed(t), Options{Timeout: 90 * time.Second, ProgressInterval: 2 * time.Second, OnProgress: func(p Progress) {
 		progress.record(p)
 		if !once && strings.Contains(p.String(), "ImagePullBackOff") {
 			once = true
@@ -294,7 +294,7 @@ func TestWaitCombinesFailures(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	cs := c.Clientset(t)
+	cs := c.Typed(t)
 	workloads := create(t, cs, ns, newJob("one", exit1Image), newJob("two", exit1Image), newDeployment("ok", goodImage, 1))
 
 	results, err := NewWaiter(cs, Options{Timeout: 30 * time.Second}).Wait(context.Background(), workloads)

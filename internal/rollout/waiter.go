@@ -18,7 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // Defaults of Options.
@@ -86,13 +87,13 @@ type Options struct {
 // Waiter waits for workloads to reach steady state. It holds no state
 // between waits and may be used by several goroutines.
 type Waiter struct {
-	client kubernetes.Interface
+	client typed.Interface
 	opts   Options
 }
 
 // NewWaiter returns a Waiter that uses client, with opts' zero fields set
 // to their defaults.
-func NewWaiter(client kubernetes.Interface, opts Options) *Waiter {
+func NewWaiter(client typed.Interface, opts Options) *Waiter {
 	if opts.ProgressInterval <= 0 {
 		opts.ProgressInterval = DefaultProgressInterval
 	}
@@ -474,7 +475,7 @@ func objectGeneration(obj runtime.Object) int64 {
 //   - DaemonSet: plus controller-revision-hash of the ControllerRevision of
 //     the current template (one request to find it);
 //   - Job: its selector (which holds batch.kubernetes.io/controller-uid).
-func podSelector(ctx context.Context, client kubernetes.Interface, obj runtime.Object) (labels.Selector, error) {
+func podSelector(ctx context.Context, client typed.Interface, obj runtime.Object) (labels.Selector, error) {
 	var (
 		selector *metav1.LabelSelector
 		key      string

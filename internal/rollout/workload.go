@@ -18,7 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // The kinds this package knows. Their groups are fixed (apps/v1, batch/v1),
@@ -70,7 +71,7 @@ func (w Workload) validate() error {
 // watchFunc opens a watch on the workload's kind in its namespace.
 type watchFunc func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 
-func (w Workload) watchFunc(client kubernetes.Interface) watchFunc {
+func (w Workload) watchFunc(client typed.Interface) watchFunc {
 	switch w.Kind {
 	case KindDeployment:
 		return client.AppsV1().Deployments(w.Namespace).Watch
@@ -86,7 +87,7 @@ func (w Workload) watchFunc(client kubernetes.Interface) watchFunc {
 
 // Get reads the workload as its typed object: *appsv1.Deployment,
 // *appsv1.StatefulSet, *appsv1.DaemonSet or *batchv1.Job.
-func (w Workload) Get(ctx context.Context, client kubernetes.Interface) (runtime.Object, error) {
+func (w Workload) Get(ctx context.Context, client typed.Interface) (runtime.Object, error) {
 	opts := metav1.GetOptions{}
 	switch w.Kind {
 	case KindDeployment:

@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // KubeconfigEnv names a kubeconfig of an already running cluster for tests
@@ -100,6 +102,17 @@ func (c *Cluster) Clientset(t testing.TB) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// Typed returns kube-release's own typed admin client, the one its steps
+// use.
+func (c *Cluster) Typed(t testing.TB) typed.Interface {
+	t.Helper()
+	tc, err := typed.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tc
 }
 
 // Dynamic returns a dynamic admin client.
