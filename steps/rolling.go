@@ -206,7 +206,8 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 // recorded as Failed before returning.
 func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p *rollingPlan) (Result, error) {
 	log := r.env.Log
-	if err := r.cleanup(ctx, applier, p); err != nil {
+	dropped, err := r.cleanup(ctx, applier, p)
+	if err != nil {
 		return Result{}, err
 	}
 
@@ -221,11 +222,20 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	for i, w := range p.workloads {
 		rel.Workloads[i] = release.Workload{ID: release.ResourceID{Kind: w.Kind, Name: w.Name, Namespace: w.Namespace}}
 	}
-	if err := p.store.Create(ctx, rel); err != nil {
+	// The cleaned-up releases leave the history in the write that records
+	// this one: with the legacy history, one write instead of two.
+	drop := make([]int, len(dropped))
+	for i, d := range dropped {
+		drop[i] = d.Number
+	}
+	if err := release.CreateDropping(ctx, p.store, rel, drop...); err != nil {
 		if errors.Is(err, release.ErrExists) {
 			return Result{}, fmt.Errorf("release %d of %s was recorded by another deploy running at the same time; nothing was applied, run again: %w", p.number, r.cfg.Release, err)
 		}
 		return Result{}, fmt.Errorf("record release %d: %w", p.number, err)
+	}
+	if len(drop) > 0 {
+		log.Infof("Cleaned up releases %s", releaseNumbers(dropped))
 	}
 
 	fail := func(reason string, err error) (Result, error) {
@@ -295,8 +305,10 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 // release is recorded. Legacy: Failed releases and releases older than the
 // last successful one leave the history, and their versioned ConfigMaps and
 // Secrets are deleted. Declarative: Failed releases go, and of the older
-// ones only the newest few stay.
-func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollingPlan) error {
+// ones only the newest few stay. It deletes the versioned objects and
+// returns the releases to drop from the history, which the caller does as
+// it records the new release.
+func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollingPlan) (release.History, error) {
 	var drop release.History
 	if r.cfg.Declarative {
 		_, drop = p.history.DeclarativeCleanup(p.number)
@@ -304,7 +316,7 @@ func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollin
 		_, drop = p.history.LegacyCleanup()
 	}
 	if len(drop) == 0 {
-		return nil
+		return nil, nil
 	}
 	list := releaseNumbers(drop)
 	if r.cfg.Declarative {
@@ -320,18 +332,10 @@ func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollin
 			r.env.Log.Info(c.String())
 		}
 		if err != nil {
-			return fmt.Errorf("clean up releases %s: %w", list, err)
+			return nil, fmt.Errorf("clean up releases %s: %w", list, err)
 		}
 	}
-	nums := make([]int, len(drop))
-	for i, rel := range drop {
-		nums[i] = rel.Number
-	}
-	if err := p.store.Delete(ctx, nums...); err != nil {
-		return fmt.Errorf("clean up releases %s: %w", list, err)
-	}
-	r.env.Log.Infof("Cleaned up releases %s", list)
-	return nil
+	return drop, nil
 }
 
 // prune deletes the objects of the previous successful release that the

@@ -678,8 +678,9 @@ func isDiscovery(req string) bool {
 		strings.HasPrefix(path, "/apis/") && strings.Count(path, "/") <= 3)
 }
 
-// A real apply costs one PATCH per object and nothing else but one
-// discovery, shared by every later apply.
+// A real apply costs one PATCH per object and nothing else: the common
+// built-in kinds need no discovery, and other kinds one discovery pass,
+// shared by every later apply.
 func TestApplyRequestCount(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
@@ -688,7 +689,7 @@ func TestApplyRequestCount(t *testing.T) {
 	a := newApplier(t, recordingConfig(c, rec), Config{})
 	objs := manifests(t, ns, workloadSet)
 
-	check := func(name string, wantDiscovery bool) {
+	check := func(name string, objs []*unstructured.Unstructured, wantDiscovery bool) {
 		t.Helper()
 		if _, err := a.Apply(context.Background(), objs, Options{}); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -719,8 +720,19 @@ func TestApplyRequestCount(t *testing.T) {
 			t.Errorf("%s: discovery %v, want some: %v", name, discovery, wantDiscovery)
 		}
 	}
-	check("first apply", true)
-	check("second apply", false)
+	check("first apply", objs, false)
+	check("second apply", objs, false)
+	withHPA := append(objs, manifests(t, ns, `
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web, namespace: NS}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 1
+  maxReplicas: 3
+`)...)
+	check("an apply with a kind that is not built in", withHPA, true)
+	check("the same again", withHPA, false)
 }
 
 // Transient failures are retried, honouring Retry-After; a 403 is not.

@@ -19,8 +19,9 @@ type Clients struct {
 	Config  *rest.Config
 	Typed   typed.Interface
 	Dynamic dynamic.Interface
-	// Mapper maps kinds to resources, from one discovery pass made on its
-	// first use. Reset it after creating CRDs so their kinds become known.
+	// Mapper maps kinds to resources: the common built-in kinds from a
+	// table, the others from one discovery pass made on first need. Reset
+	// it after creating CRDs so their kinds become known.
 	Mapper meta.ResettableRESTMapper
 }
 
@@ -59,6 +60,6 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		Config:  cfg,
 		Typed:   typedClient,
 		Dynamic: dyn,
-		Mapper:  newDiscoveryMapper(discoveryClient),
+		Mapper:  fallbackMapper{first: newBuiltinMapper(), then: newDiscoveryMapper(discoveryClient)},
 	}, nil
 }

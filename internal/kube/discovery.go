@@ -154,26 +154,36 @@ type apiResource struct {
 
 // discover reads every group, version and resource the API server
 // serves: the core group first, then the others in the server's order.
+// The two documents are asked for at once.
 func discover(ctx context.Context, client rest.Interface, accept string) ([]apiGroup, error) {
-	var groups []apiGroup
-	for _, path := range []string{"/api", "/apis"} {
-		var contentType string
-		body, err := client.Get().AbsPath(path).SetHeader("Accept", accept).Do(ctx).ContentType(&contentType).Raw()
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", path, err)
-		}
-		var found []apiGroup
-		if isAggregated(contentType) {
-			found, err = parseAggregated(body)
-		} else {
-			found, err = discoverLegacy(ctx, client, path, body)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("GET %s: %w", path, err)
-		}
-		groups = append(groups, found...)
+	paths := []string{"/api", "/apis"}
+	found := make([][]apiGroup, len(paths))
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, path := range paths {
+		wg.Go(func() {
+			var contentType string
+			body, err := client.Get().AbsPath(path).SetHeader("Accept", accept).Do(ctx).ContentType(&contentType).Raw()
+			if err == nil {
+				if isAggregated(contentType) {
+					found[i], err = parseAggregated(body)
+				} else {
+					found[i], err = discoverLegacy(ctx, client, path, body)
+				}
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("GET %s: %w", path, err)
+			}
+		})
 	}
-	return groups, nil
+	wg.Wait()
+	// Both fail alike when the server cannot be reached: one says it.
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return append(found[0], found[1]...), nil
 }
 
 func isAggregated(contentType string) bool {

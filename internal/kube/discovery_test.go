@@ -80,9 +80,11 @@ func TestDiscoveryMapperMatchesClientGo(t *testing.T) {
 	for _, mode := range []struct {
 		name, accept string
 		requests     int32
+		builtin      bool
 	}{
-		{"aggregated", acceptDiscovery, 2},
-		{"legacy", "application/json", 0}, // one per group version
+		{"aggregated", acceptDiscovery, 2, false},
+		{"legacy", "application/json", 0, false}, // one per group version
+		{"built-in kinds, then aggregated", acceptDiscovery, 2, true},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			var requests atomic.Int32
@@ -97,8 +99,12 @@ func TestDiscoveryMapperMatchesClientGo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := clients.Mapper.(*discoveryMapper)
-			got.accept = mode.accept
+			fallback := clients.Mapper.(fallbackMapper)
+			fallback.then.(*discoveryMapper).accept = mode.accept
+			var got meta.RESTMapper = fallback.then
+			if mode.builtin {
+				got = fallback
+			}
 
 			compare := func(what string, g, w any, gerr, werr error) {
 				t.Helper()
@@ -153,6 +159,42 @@ func TestDiscoveryMapperMatchesClientGo(t *testing.T) {
 				t.Errorf("%d discovery requests, want %d", requests.Load(), mode.requests)
 			}
 		})
+	}
+}
+
+// The table of built-in kinds says what the API server says, and a
+// deploy of only such kinds makes no discovery request.
+func TestBuiltinKindsMatchDiscovery(t *testing.T) {
+	c := testcluster.Shared(t)
+	var requests atomic.Int32
+	cfg := c.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			return rt.RoundTrip(req)
+		})
+	})
+	clients, err := NewClients(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	discovered := newDiscoveryMapper(clients.Mapper.(fallbackMapper).then.(*discoveryMapper).client)
+	for _, k := range builtinKinds {
+		gk := schema.GroupKind{Group: k.group, Kind: k.kind}
+		want, err := discovered.RESTMapping(gk)
+		if err != nil {
+			t.Errorf("%s: %v", gk, err)
+			continue
+		}
+		for _, versions := range [][]string{nil, {k.version}} {
+			got, err := clients.Mapper.RESTMapping(gk, versions...)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s %v: %+v, %v\nwant %+v", gk, versions, got, err, want)
+			}
+		}
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("%d requests, want only the 2 of the comparison's discovery", n)
 	}
 }
 

@@ -87,6 +87,13 @@ func (s *ConfigMapStore) Get(ctx context.Context, number int) (*Release, error) 
 
 // Create implements Store.
 func (s *ConfigMapStore) Create(ctx context.Context, r *Release) error {
+	return s.CreateDropping(ctx, r)
+}
+
+// CreateDropping removes the releases numbered drop and records r, in one
+// write of the history: a cleanup and the release that follows it land
+// together or not at all. See the package function CreateDropping.
+func (s *ConfigMapStore) CreateDropping(ctx context.Context, r *Release, drop ...int) error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("%s: %w", s.object(), err)
 	}
@@ -95,6 +102,9 @@ func (s *ConfigMapStore) Create(ctx context.Context, r *Release) error {
 		created.Metadata.Created = s.now()
 	}
 	err := s.modify(ctx, true, func(h History) (History, error) {
+		if len(drop) > 0 {
+			h = slices.DeleteFunc(slices.Clone(h), func(r *Release) bool { return slices.Contains(drop, r.Number) })
+		}
 		if h.Get(created.Number) != nil {
 			return nil, fmt.Errorf("%s: release %d: %w", s.object(), created.Number, ErrExists)
 		}

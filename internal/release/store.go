@@ -31,6 +31,23 @@ type Store interface {
 	Delete(ctx context.Context, numbers ...int) error
 }
 
+// CreateDropping removes the releases numbered drop (a cleanup) and
+// records r. A store that keeps its history in one object (ConfigMapStore)
+// does both in one write, atomically; the others delete, then create.
+func CreateDropping(ctx context.Context, s Store, r *Release, drop ...int) error {
+	if c, ok := s.(interface {
+		CreateDropping(context.Context, *Release, ...int) error
+	}); ok {
+		return c.CreateDropping(ctx, r, drop...)
+	}
+	if len(drop) > 0 {
+		if err := s.Delete(ctx, drop...); err != nil {
+			return err
+		}
+	}
+	return s.Create(ctx, r)
+}
+
 // CreateNext creates r under the next free number: it numbers r with
 // next(the current history) (History.NextNumber when next is nil) and
 // creates it, and when another writer takes that number first it reads the

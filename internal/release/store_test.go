@@ -441,6 +441,54 @@ func TestStoresWriteWithoutRereading(t *testing.T) {
 			t.Errorf("history %v (%s), want release 2 Succeeded", numbers(h), h[0].Status)
 		}
 	})
+	t.Run("configmap cleanup and create in one write", func(t *testing.T) {
+		client := configMapClient(cmWith(nil))
+		s := NewConfigMapStore(typedtest.Wrap(client), "default", "web")
+		for _, r := range []*Release{{Number: 1, Status: Failed}, {Number: 2, Status: Succeeded}} {
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		client.ClearActions()
+		if err := CreateDropping(ctx, s, &Release{Number: 3, Status: InProgress}, 1, 7); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := verbs(client), []string{"update"}; !slices.Equal(got, want) {
+			t.Errorf("requests %v, want %v", got, want)
+		}
+		h, err := NewConfigMapStore(typedtest.Wrap(client), "default", "web").List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(numbers(h), []int{3, 2}) {
+			t.Errorf("history %v, want 3, 2", numbers(h))
+		}
+		// A taken number refuses the whole write: the cleanup is not
+		// recorded either.
+		if err := CreateDropping(ctx, s, &Release{Number: 3, Status: InProgress}, 2); !errors.Is(err, ErrExists) {
+			t.Errorf("number taken: %v, want ErrExists", err)
+		}
+		if h, _ := s.List(ctx); !slices.Equal(numbers(h), []int{3, 2}) {
+			t.Errorf("history after the refused write %v, want 3, 2", numbers(h))
+		}
+	})
+	t.Run("secret store deletes, then creates", func(t *testing.T) {
+		client := fake.NewClientset()
+		s := NewSecretStore(typedtest.Wrap(client), "default", "web")
+		if err := s.Create(ctx, &Release{Number: 1, Status: Failed, Manifests: []byte("---\nkind: A\n")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := CreateDropping(ctx, s, &Release{Number: 2, Status: InProgress, Manifests: []byte("---\nkind: A\n")}, 1); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(numbers(h), []int{2}) {
+			t.Errorf("history %v, want 2", numbers(h))
+		}
+	})
 	t.Run("configmap decisions are made on a fresh read", func(t *testing.T) {
 		client := configMapClient(cmWith(nil))
 		s := NewConfigMapStore(typedtest.Wrap(client), "default", "web")
