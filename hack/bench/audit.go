@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -102,6 +103,28 @@ func (e auditEvent) workloadChange() bool {
 		return true
 	}
 	return false
+}
+
+// rounds counts the requests that started after every earlier one had
+// ended. A watch counts as a round trip to its first answer, taken as
+// immediate: what follows it waits for its events, not for the request.
+func rounds(events []auditEvent) int {
+	sorted := slices.SortedFunc(slices.Values(events), func(a, b auditEvent) int { return a.Received.Compare(b.Received) })
+	n := 0
+	var busy time.Time
+	for _, e := range sorted {
+		end := e.Done
+		if e.Verb == "watch" {
+			end = e.Received
+		}
+		if n == 0 || e.Received.After(busy) {
+			n++
+			busy = end
+		} else if end.After(busy) {
+			busy = end
+		}
+	}
+	return n
 }
 
 const (

@@ -57,6 +57,13 @@ type options struct {
 	// resultsFile receives every sample as JSON.
 	resultsFile string
 	keep        bool
+	// rtt is the round-trip time the tools' connections get (a proxy).
+	rtt time.Duration
+	// controllerQPS is the kube-controller-manager's client rate limit.
+	// Its default, 20 requests per second in bursts of 30, holds up a
+	// rollout of several workloads at once by hundreds of milliseconds,
+	// which would measure the controllers, not the tools; 0 keeps it.
+	controllerQPS int
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -74,6 +81,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.baseline, "baseline", "", "another kube-release binary to measure alongside, in turn (rows marked [baseline])")
 	fs.StringVar(&o.resultsFile, "results", "", "write every sample to this file as JSON")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (manifests, cluster logs, audit log)")
+	fs.IntVar(&o.controllerQPS, "controller-qps", 500, "the kube-controller-manager's client QPS (bursts twice that); 0 keeps its default, 20 (bursts of 30), which holds up rollouts of several workloads at once")
+	fs.DurationVar(&o.rtt, "rtt", 0, "round-trip time to add between the measured tools and the API server, as a remote cluster has (e.g. 20ms)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -187,6 +196,13 @@ func run(ctx context.Context, opts options, out, progress io.Writer) ([]*series,
 		if v, err := b.client.Discovery().ServerVersion(); err == nil {
 			info.Kubernetes = v.GitVersion
 		}
+		if opts.rtt > 0 {
+			stop, err := b.withRTT(ctx, opts.rtt)
+			if err != nil {
+				return nil, err
+			}
+			defer stop()
+		}
 	}
 	if b.app, err = writeApp(filepath.Join(work, "app"), root); err != nil {
 		return nil, err
@@ -257,11 +273,16 @@ func (b *bench) startCluster(ctx context.Context, binDir string) (*testcluster.C
 	}
 	b.audit = &auditLog{path: filepath.Join(b.work, "audit.log")}
 	fmt.Fprintln(b.progress, "starting the local control plane")
+	var kcm []string
+	if q := b.opts.controllerQPS; q > 0 {
+		kcm = []string{"--kube-api-qps=" + strconv.Itoa(q), "--kube-api-burst=" + strconv.Itoa(2*q)}
+	}
 	c, err := testcluster.Start(ctx, testcluster.Options{
-		Dir:           dir,
-		BinDir:        binDir,
-		Log:           b.progress,
-		APIServerArgs: b.audit.flags(policy),
+		Dir:                   dir,
+		BinDir:                binDir,
+		Log:                   b.progress,
+		APIServerArgs:         b.audit.flags(policy),
+		ControllerManagerArgs: kcm,
 	})
 	if err != nil {
 		return nil, err

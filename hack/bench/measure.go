@@ -34,6 +34,10 @@ type sample struct {
 	// DaemonSet: from then on the rollout is the controllers' work, the
 	// same whichever tool asked for it. Zero when there was none.
 	RolloutStart time.Duration `json:"rolloutStartNs,omitempty"`
+	// Rounds counts the run's requests that started after every earlier
+	// one had ended: its chain of round trips, what a slow network
+	// multiplies.
+	Rounds int `json:"rounds"`
 }
 
 // series is the samples of one variant of a case.
@@ -84,6 +88,7 @@ func (b *bench) execute(ctx context.Context, lines *timedLines, procs ...proc) (
 			return s, err
 		}
 		s.Requests = len(events)
+		s.Rounds = rounds(events)
 		s.ByType = map[string]int{}
 		for _, e := range events {
 			s.ByType[e.key()]++
@@ -345,6 +350,10 @@ func (s *series) rss() float64 {
 
 func (s *series) rolloutStart() float64 {
 	return median(collect(s.Samples, func(x sample) time.Duration { return x.RolloutStart }))
+}
+
+func (s *series) rounds() float64 {
+	return median(collect(s.Samples, func(x sample) int { return x.Rounds }))
 }
 
 func (s *series) requests() float64 {

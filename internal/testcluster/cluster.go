@@ -55,6 +55,9 @@ type Options struct {
 	// own: the benchmark turns on an audit log with them, to count each
 	// client's requests.
 	APIServerArgs []string
+	// ControllerManagerArgs are extra kube-controller-manager flags, after
+	// the cluster's own.
+	ControllerManagerArgs []string
 }
 
 // Cluster is a running local control plane.
@@ -197,25 +200,26 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return c, err
 	}
-	if err := c.run(ctx, "kube-controller-manager",
-		"--kubeconfig="+kcm,
-		"--authentication-kubeconfig="+kcm,
-		"--authorization-kubeconfig="+kcm,
+	kcmArgs := []string{
+		"--kubeconfig=" + kcm,
+		"--authentication-kubeconfig=" + kcm,
+		"--authorization-kubeconfig=" + kcm,
 		"--bind-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(kcmPort),
-		"--cert-dir="+filepath.Join(c.Dir, "kube-controller-manager"),
+		"--secure-port=" + strconv.Itoa(kcmPort),
+		"--cert-dir=" + filepath.Join(c.Dir, "kube-controller-manager"),
 		"--use-service-account-credentials=true",
-		"--service-account-private-key-file="+pki.SAPrivate,
-		"--root-ca-file="+pki.CACert,
-		"--cluster-signing-cert-file="+pki.CACert,
-		"--cluster-signing-key-file="+pki.CAKey,
+		"--service-account-private-key-file=" + pki.SAPrivate,
+		"--root-ca-file=" + pki.CACert,
+		"--cluster-signing-cert-file=" + pki.CACert,
+		"--cluster-signing-key-file=" + pki.CAKey,
 		"--leader-elect=false",
 		// The node lifecycle controller lifts the not-ready taint from new
 		// nodes; on a loaded 2-core machine a late kwok heartbeat must not
 		// make it mark them unreachable and evict every pod.
 		"--node-monitor-grace-period=5m",
 		"--profiling=false",
-	); err != nil {
+	}
+	if err := c.run(ctx, "kube-controller-manager", append(kcmArgs, opts.ControllerManagerArgs...)...); err != nil {
 		return c, err
 	}
 
