@@ -78,7 +78,7 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 		}
 		rel.Number = n
 	}
-	nodes, err := renderManifests(a.env, a.cfg.Manifests, a.cfg.Namespace, a.cfg.Render, rel)
+	nodes, err := renderManifests(ctx, a.env, a.cfg.Manifests, a.cfg.Namespace, a.cfg.Render, rel)
 	if err != nil {
 		return Result{}, err
 	}

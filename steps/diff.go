@@ -76,7 +76,7 @@ func (d *Diff) Run(ctx context.Context) (Result, error) {
 		}
 		rel.Number = n
 	}
-	nodes, err := renderManifests(d.env, d.cfg.Manifests, d.cfg.Namespace, d.cfg.Render, rel)
+	nodes, err := renderManifests(ctx, d.env, d.cfg.Manifests, d.cfg.Namespace, d.cfg.Render, rel)
 	if err != nil {
 		return Result{}, err
 	}

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -50,7 +51,7 @@ func isValuesFile(path string) bool {
 //
 // rel is what templates see as .Release: the caller knows the release
 // number, so a rolling deploy reads its history before rendering.
-func renderManifests(env Env, patterns []string, namespace string, cfg RenderConfig, rel render.Release) ([]*yaml.RNode, error) {
+func renderManifests(ctx context.Context, env Env, patterns []string, namespace string, cfg RenderConfig, rel render.Release) ([]*yaml.RNode, error) {
 	log := env.Log
 	overrides, err := manifest.ParseImageOverrides(cfg.Images)
 	if err != nil {
@@ -85,7 +86,10 @@ func renderManifests(env Env, patterns []string, namespace string, cfg RenderCon
 		if err != nil {
 			return nil, err
 		}
-		opts.Render = render.New(values, rel).Render
+		renderer := render.New(values, rel)
+		opts.Render = func(path string, content []byte) ([]byte, error) {
+			return renderer.RenderContext(ctx, path, content)
+		}
 	}
 
 	nodes, err := opts.Load(patterns)

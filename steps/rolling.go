@@ -113,7 +113,7 @@ func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rolling
 	// run died; cleanup then drops it like any failed release.
 	abandoned(r.env, p.history)
 	// Templates see the new release's number, known once the history is read.
-	nodes, err := renderManifests(r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
+	nodes, err := renderManifests(ctx, r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
 		render.Release{Name: r.cfg.Release, Namespace: r.cfg.Namespace, Number: p.number})
 	if err != nil {
 		return nil, err

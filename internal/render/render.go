@@ -10,6 +10,8 @@ package render
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -57,9 +59,22 @@ func New(values map[string]any, rel Release) *Renderer {
 // this, rather than deploy the words "<no value>".
 const noValue = "<no value>"
 
+// MaxOutput bounds what one file may render to. A template that loops
+// (`{{range 100000000}}...{{end}}`) fails with a clear error instead of
+// filling the memory of the CI runner.
+const MaxOutput = 64 << 20
+
 // Render executes content, read from path, as a template. Content without
 // "{{" is returned as it is. The error names path and the template's line.
 func (r *Renderer) Render(path string, content []byte) ([]byte, error) {
+	return r.RenderContext(context.Background(), path, content)
+}
+
+// RenderContext is Render that gives up when ctx ends: text/template
+// cannot be interrupted, so a template still looping is left running in
+// the background (the step fails and the process exits), and one that
+// writes stops at its next write.
+func (r *Renderer) RenderContext(ctx context.Context, path string, content []byte) ([]byte, error) {
 	if !bytes.Contains(content, []byte("{{")) {
 		return content, nil
 	}
@@ -67,11 +82,46 @@ func (r *Renderer) Render(path string, content []byte) ([]byte, error) {
 	if err != nil {
 		return nil, templateError(path, err)
 	}
-	var out bytes.Buffer
-	if err := tmpl.Execute(&out, r.data); err != nil {
+	out := &boundedBuffer{ctx: ctx, max: MaxOutput}
+	done := make(chan error, 1)
+	go func() { done <- tmpl.Execute(out, r.data) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return nil, &Error{Path: path, Message: fmt.Sprintf("rendering did not finish: %v", ctx.Err())}
+	}
+	if err != nil {
+		var limit *outputLimitError
+		if errors.As(err, &limit) {
+			return nil, &Error{Path: path, Message: limit.Error()}
+		}
 		return nil, templateError(path, err)
 	}
-	return bytes.ReplaceAll(out.Bytes(), []byte(noValue), nil), nil
+	return bytes.ReplaceAll(out.buf.Bytes(), []byte(noValue), nil), nil
+}
+
+// boundedBuffer collects a template's output up to max bytes, and stops
+// taking any once ctx has ended.
+type boundedBuffer struct {
+	ctx context.Context
+	max int
+	buf bytes.Buffer
+}
+
+type outputLimitError struct{ max int }
+
+func (e *outputLimitError) Error() string {
+	return fmt.Sprintf("renders to more than %d MiB: does a range loop without end?", e.max>>20)
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if b.buf.Len()+len(p) > b.max {
+		return 0, &outputLimitError{b.max}
+	}
+	return b.buf.Write(p)
 }
 
 // Error is a template that does not parse or execute.

@@ -1,11 +1,13 @@
 package render
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRender(t *testing.T) {
@@ -217,5 +219,26 @@ func TestLoadValuesErrors(t *testing.T) {
 	}, "\n")
 	if err.Error() != want {
 		t.Errorf("error\n%s\nwant\n%s", err, want)
+	}
+}
+
+// A template that never ends neither wedges the step nor fills the
+// runner's memory: its output is bounded, and the step's context ends
+// rendering.
+func TestRenderBounded(t *testing.T) {
+	r := New(nil, Release{Name: "web"})
+
+	_, err := r.Render("loop.yaml", []byte("{{range 1000000000}}0123456789abcdef{{end}}"))
+	want := "loop.yaml: template: renders to more than 64 MiB: does a range loop without end?"
+	if err == nil || err.Error() != want {
+		t.Errorf("endless output: %v\nwant %s", err, want)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = r.RenderContext(ctx, "spin.yaml", []byte("{{range 1000000000000}}{{end}}"))
+	want = "spin.yaml: template: rendering did not finish: context deadline exceeded"
+	if err == nil || err.Error() != want {
+		t.Errorf("endless loop: %v\nwant %s", err, want)
 	}
 }
