@@ -1,8 +1,10 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -221,6 +223,35 @@ func (l *loader) file(path string) {
 	l.errs = append(l.errs, errs...)
 }
 
+// checkJSON holds a .json file to JSON: it is read as YAML, of which JSON is
+// a subset, and YAML would take a trailing comma or a comment that no JSON
+// tool accepts. A stream of several objects is fine, as for kubectl; a
+// file that does not start like JSON is left to the YAML reader, as
+// kubectl leaves it.
+func checkJSON(content string) error {
+	trimmed := strings.TrimLeft(content, " \t\r\n")
+	if !strings.HasPrefix(trimmed, "{") && !strings.HasPrefix(trimmed, "[") {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(content))
+	for {
+		var v json.RawMessage
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			offset := dec.InputOffset()
+			var syntax *json.SyntaxError
+			if errors.As(err, &syntax) {
+				offset = syntax.Offset
+			}
+			line := 1 + strings.Count(content[:min(int(offset), len(content))], "\n")
+			return fmt.Errorf("line %d: invalid JSON: %s", line, strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+}
+
 // hasKustomization reports whether dir holds a kustomization file, by any
 // of the names kustomize recognises.
 func hasKustomization(dir string) (bool, error) {
@@ -263,6 +294,11 @@ func pathError(path string, err error) error {
 func parseFile(path string, data []byte) ([]*yaml.RNode, []error) {
 	content := strings.TrimPrefix(strings.ReplaceAll(string(data), "\r\n", "\n"), "\ufeff")
 	isJSON := strings.EqualFold(filepath.Ext(path), ".json")
+	if isJSON {
+		if err := checkJSON(content); err != nil {
+			return nil, []error{fmt.Errorf("%s: %w", path, err)}
+		}
+	}
 	var (
 		nodes []*yaml.RNode
 		errs  []error

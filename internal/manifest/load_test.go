@@ -203,7 +203,12 @@ testdata/load/bad/malformed.yaml: document 4: item 2: missing apiVersion, metada
 		{
 			name:     "malformed JSON",
 			patterns: []string{"testdata/load/bad/malformed.json"},
-			want:     "testdata/load/bad/malformed.json: document 1: line 4: did not find expected node content",
+			want:     "testdata/load/bad/malformed.json: line 4: invalid JSON: invalid character ',' looking for beginning of object key string",
+		},
+		{
+			name:     "a trailing comma, which YAML would take, in JSON",
+			patterns: []string{"testdata/load/bad/trailing-comma.json"},
+			want:     "testdata/load/bad/trailing-comma.json: line 4: invalid JSON: invalid character '}' looking for beginning of object key string",
 		},
 		{
 			name: "every problem at once, in pattern order",
@@ -216,13 +221,14 @@ testdata/load/bad/malformed.yaml: document 4: item 2: missing apiVersion, metada
 				"testdata/load/none/*.yaml",
 			},
 			want: `testdata/load/missing.yaml: no such file or directory
-testdata/load/bad/malformed.json: document 1: line 4: did not find expected node content
+testdata/load/bad/malformed.json: line 4: invalid JSON: invalid character ',' looking for beginning of object key string
 testdata/load/bad/malformed.yaml: document 2: line 10: mapping values are not allowed in this context
 testdata/load/bad/malformed.yaml: document 3: line 18: mapping key "key" already defined at line 17
 testdata/load/bad/malformed.yaml: document 4: item 2: missing apiVersion, metadata.name
 testdata/load/bad/missing.yaml: document 2: missing metadata.name
 testdata/load/bad/missing.yaml: document 3: missing apiVersion, kind
 testdata/load/bad/missing.yaml: document 4: not a Kubernetes object
+testdata/load/bad/trailing-comma.json: line 4: invalid JSON: invalid character '}' looking for beginning of object key string
 testdata/load/kustomize-broken: kustomize build: ` + brokenKustomization + `
 testdata/load/none/*.yaml: no manifest files match`,
 		},
