@@ -26,13 +26,16 @@ import (
 // environment name no cluster at all.
 var ErrNoClusterConfig = errors.New("no cluster connection configured")
 
-// Client-side rate limits. client-go's defaults (5 requests/s, bursts of 10)
-// would make a deploy of hundreds of objects, each applied, dry-run and
-// watched, spend minutes queueing in the client; the API server's priority
-// and fairness still protects the cluster.
+// No client-side rate limit (a negative QPS turns client-go's off). Its
+// defaults (5 requests/s, bursts of 10), and even 50/s, make a deploy of a
+// thousand objects queue in the client for tens of seconds while the API
+// server idles. What bounds the load instead: kube-release never has more
+// than apply.DefaultConcurrency requests of a stage in flight, and the API
+// server's priority and fairness answers an overloaded moment with 429
+// and Retry-After, which the client waits out and retries (kube.WithRetries).
 const (
-	clientQPS   = 50
-	clientBurst = 100
+	clientQPS   = -1
+	clientBurst = 0
 )
 
 // ClientConfig builds the Kubernetes client configuration and the target
