@@ -2,8 +2,10 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/sirupsen/logrus"
@@ -236,14 +238,20 @@ func pruneRefs(stored []byte, keep []*unstructured.Unstructured) ([]apply.Ref, e
 // controller never replaces a pod that is not ready, so one left at a bad
 // revision blocks every later rollout until it is deleted.
 func replaceStuckPods(ctx context.Context, env Env, workloads []rollout.Workload) error {
-	for _, w := range workloads {
-		deleted, err := rollout.ReplaceStuckPods(ctx, env.Clients.Typed, w)
-		for _, pod := range deleted {
+	deleted := make([][]string, len(workloads))
+	errs := make([]error, len(workloads))
+	var wg sync.WaitGroup
+	for i, w := range workloads {
+		if w.Kind != rollout.KindStatefulSet {
+			continue
+		}
+		wg.Go(func() { deleted[i], errs[i] = rollout.ReplaceStuckPods(ctx, env.Clients.Typed, w) })
+	}
+	wg.Wait()
+	for i, w := range workloads {
+		for _, pod := range deleted[i] {
 			env.Log.Infof("%s: deleted pod %s, stuck at an earlier revision, so that it is re-created from the current one", w, pod)
 		}
-		if err != nil {
-			return err
-		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

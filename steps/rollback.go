@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -335,20 +336,41 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 		}
 	} else {
 		// Legacy: undo each managed workload to its recorded revision, as
-		// kubectl rollout undo --to-revision does. The target's versioned
-		// config still exists, so the old pods get their old config back.
-		for _, w := range target.Workloads {
+		// kubectl rollout undo --to-revision does, all at once. The
+		// target's versioned config still exists, so the old pods get
+		// their old config back.
+		type undone struct {
+			workload rollout.Workload
+			msg      string
+			err      error
+		}
+		results := make([]*undone, len(target.Workloads))
+		var wg sync.WaitGroup
+		for i, w := range target.Workloads {
 			wl := rollout.Workload{Kind: w.ID.Kind, Namespace: w.ID.Namespace, Name: w.ID.Name}
 			revision, err := strconv.ParseInt(w.Revision, 10, 64)
 			if err != nil || revision < 1 {
 				log.Warnf("%s: release %d records no revision (%q); left as it is", wl, target.Number, w.Revision)
 				continue
 			}
-			msg, err := rollout.Undo(ctx, rb.env.Clients.Typed, wl, revision)
-			if err != nil {
-				return nil, err
+			results[i] = &undone{workload: wl}
+			wg.Go(func() {
+				results[i].msg, results[i].err = rollout.Undo(ctx, rb.env.Clients.Typed, wl, revision)
+			})
+		}
+		wg.Wait()
+		var errs []error
+		for _, r := range results {
+			switch {
+			case r == nil:
+			case r.err != nil:
+				errs = append(errs, r.err)
+			default:
+				log.Infof("%s: %s", r.workload, r.msg)
 			}
-			log.Infof("%s: %s", wl, msg)
+		}
+		if err := errors.Join(errs...); err != nil {
+			return nil, err
 		}
 	}
 	if len(workloads) == 0 {

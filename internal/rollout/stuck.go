@@ -31,8 +31,8 @@ func ReplaceStuckPods(ctx context.Context, client typed.Interface, w Workload) (
 	sets := client.AppsV1().StatefulSets(w.Namespace)
 	var sts *appsv1.StatefulSet
 	// The update revision is only meaningful once the controller has seen
-	// the current template.
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+	// the current template, which takes it a few milliseconds: poll often.
+	err := wait.PollUntilContextTimeout(ctx, 25*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		var err error
 		sts, err = sets.Get(ctx, w.Name, metav1.GetOptions{})
 		if err != nil {
