@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -195,16 +196,24 @@ const (
 // Report.LogsUnavailable). The error is non-nil only when nothing at all
 // could be read; the report is nil then.
 func Collect(ctx context.Context, client typed.Interface, workloads []rollout.Workload, opts Options) (*Report, error) {
-	c := &collector{client: client, opts: opts.withDefaults(), now: time.Now(), events: map[string]eventList{}}
+	c := &collector{client: client, opts: opts.withDefaults(), now: time.Now(), events: map[string]*namespaceEvents{}}
 	r := &Report{At: c.now, Since: c.opts.Since}
 	seen := map[rollout.Workload]bool{}
+	var unique []rollout.Workload
 	for _, w := range workloads {
-		if seen[w] {
-			continue
+		if !seen[w] {
+			seen[w] = true
+			unique = append(unique, w)
 		}
-		seen[w] = true
-		r.Workloads = append(r.Workloads, c.workload(ctx, w))
 	}
+	// The workloads are read side by side: on a remote cluster the
+	// evidence costs the round trips of one workload, not of all.
+	r.Workloads = make([]WorkloadReport, len(unique))
+	var wg sync.WaitGroup
+	for i, w := range unique {
+		wg.Go(func() { r.Workloads[i] = c.workload(ctx, w) })
+	}
+	wg.Wait()
 	r.LogsUnavailable = c.logsUnavailable
 	if c.reads == 0 && c.firstErr != nil {
 		return nil, fmt.Errorf("failure evidence: nothing could be read: %w", c.firstErr)
@@ -212,18 +221,28 @@ func Collect(ctx context.Context, client typed.Interface, workloads []rollout.Wo
 	return r, nil
 }
 
-// collector holds what one Collect has learnt so far.
+// collector holds what one Collect has learnt so far. Its workloads are
+// read concurrently: mu guards the fields below it.
 type collector struct {
 	client typed.Interface
 	opts   Options
 	now    time.Time
+
+	mu sync.Mutex
 	// events caches the one Warning event list of each namespace.
-	events map[string]eventList
+	events map[string]*namespaceEvents
 	// logsUnavailable is set on the first log request that fails for a
 	// reason that is not the container's: the others would fail alike.
 	logsUnavailable string
 	reads           int
 	firstErr        error
+}
+
+// namespaceEvents is a namespace's event list, read once however many
+// workloads ask for it at the same time.
+type namespaceEvents struct {
+	once sync.Once
+	list eventList
 }
 
 type eventList struct {
@@ -233,6 +252,8 @@ type eventList struct {
 
 // read counts the outcome of one request.
 func (c *collector) read(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err == nil {
 		c.reads++
 	} else if c.firstErr == nil {

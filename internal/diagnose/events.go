@@ -34,9 +34,18 @@ func (in involved) has(ref corev1.ObjectReference) bool {
 // namespaceEvents lists the Warning events of a namespace, once per
 // Collect: every workload there filters the same list.
 func (c *collector) namespaceEvents(ctx context.Context, namespace string) eventList {
-	if l, ok := c.events[namespace]; ok {
-		return l
+	c.mu.Lock()
+	e, ok := c.events[namespace]
+	if !ok {
+		e = &namespaceEvents{}
+		c.events[namespace] = e
 	}
+	c.mu.Unlock()
+	e.once.Do(func() { e.list = c.listEvents(ctx, namespace) })
+	return e.list
+}
+
+func (c *collector) listEvents(ctx context.Context, namespace string) eventList {
 	var l eventList
 	opts := metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("type", corev1.EventTypeWarning).String(),
@@ -57,7 +66,6 @@ func (c *collector) namespaceEvents(ctx context.Context, namespace string) event
 		}
 		opts.Continue = list.Continue
 	}
-	c.events[namespace] = l
 	return l
 }
 

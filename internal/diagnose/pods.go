@@ -107,7 +107,7 @@ func (c *collector) logs(ctx context.Context, pod *corev1.Pod, cs corev1.Contain
 	}
 	var out []Log
 	for _, prev := range which {
-		if c.opts.LogLines < 0 || c.logsUnavailable != "" || ctx.Err() != nil {
+		if c.opts.LogLines < 0 || c.logsGone() || ctx.Err() != nil {
 			break
 		}
 		lines, err := c.logTail(ctx, pod, cs.Name, prev)
@@ -116,7 +116,7 @@ func (c *collector) logs(ctx context.Context, pod *corev1.Pod, cs corev1.Contain
 				break // the caller gave up, the cluster did not
 			}
 			if !containerLevel(err) {
-				c.logsUnavailable = short(err)
+				c.logsFailed(short(err))
 				break
 			}
 			out = append(out, Log{Previous: prev, Err: short(err)})
@@ -184,4 +184,21 @@ func logLines(s string) []string {
 		lines[i] = line
 	}
 	return lines
+}
+
+// logsGone reports whether a log request already failed for a reason
+// every other would fail for too.
+func (c *collector) logsGone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.logsUnavailable != ""
+}
+
+// logsFailed records the first such failure.
+func (c *collector) logsFailed(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logsUnavailable == "" {
+		c.logsUnavailable = reason
+	}
 }
