@@ -87,18 +87,7 @@ func TestDiscoveryMapperMatchesClientGo(t *testing.T) {
 		{"built-in kinds, then aggregated", acceptDiscovery, 2, true},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			var requests atomic.Int32
-			cfg := c.Config()
-			cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-				return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-					requests.Add(1)
-					return rt.RoundTrip(req)
-				})
-			})
-			clients, err := NewClients(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			clients, requests := countingClients(t, c)
 			fallback := clients.Mapper.(fallbackMapper)
 			fallback.then.(*discoveryMapper).accept = mode.accept
 			var got meta.RESTMapper = fallback.then
@@ -166,18 +155,7 @@ func TestDiscoveryMapperMatchesClientGo(t *testing.T) {
 // deploy of only such kinds makes no discovery request.
 func TestBuiltinKindsMatchDiscovery(t *testing.T) {
 	c := testcluster.Shared(t)
-	var requests atomic.Int32
-	cfg := c.Config()
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			requests.Add(1)
-			return rt.RoundTrip(req)
-		})
-	})
-	clients, err := NewClients(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clients, requests := countingClients(t, c)
 	discovered := newDiscoveryMapper(clients.Mapper.(fallbackMapper).then.(*discoveryMapper).client)
 	for _, k := range builtinKinds {
 		gk := schema.GroupKind{Group: k.group, Kind: k.kind}
@@ -225,6 +203,24 @@ func TestDiscoveryMapperReset(t *testing.T) {
 	if m.Resource.Version != "v1" || m.Scope.Name() != meta.RESTScopeNameRoot {
 		t.Errorf("mapping %+v, want the preferred version v1, cluster-scoped", m)
 	}
+}
+
+// countingClients are the cluster's clients, counting their requests.
+func countingClients(t *testing.T, c *testcluster.Cluster) (*Clients, *atomic.Int32) {
+	t.Helper()
+	var requests atomic.Int32
+	cfg := c.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			requests.Add(1)
+			return rt.RoundTrip(req)
+		})
+	})
+	clients, err := NewClients(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clients, &requests
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)
