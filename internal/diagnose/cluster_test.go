@@ -15,10 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/kube-release/kube-release/internal/kube/typed"
 	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/testcluster"
-
-	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
 // Tests of Collect run against a real local control plane (see
@@ -26,29 +25,6 @@ import (
 // the fake clientset has no scheduler, no controllers and no kubelet to
 // produce the evidence.
 func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
-
-// Image names that make kwok fail pods (internal/testcluster/stages.yaml).
-const (
-	goodImage    = "registry.local/app:1"
-	missingImage = "registry.local/app:does-not-exist"
-	crashImage   = "registry.local/app:crashloop"
-	exit1Image   = "registry.local/app:exit-1"
-)
-
-func newDeployment(name, image string, replicas int32) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-			},
-		},
-	}
-}
 
 func createDeployment(t *testing.T, cs typed.Interface, ns string, d *appsv1.Deployment) rollout.Workload {
 	t.Helper()
@@ -188,7 +164,7 @@ func TestCollectImagePullBackOff(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	w := createDeployment(t, cs, ns, newDeployment("web", missingImage, 1))
+	w := createDeployment(t, cs, ns, testcluster.Deployment("web", testcluster.MissingImage, 1))
 	poll(t, "pod in ImagePullBackOff", podsWhere(cs, ns, "web", 1, waitingIn("ImagePullBackOff")))
 
 	client, requests := countingClient(t, c)
@@ -204,7 +180,7 @@ func TestCollectImagePullBackOff(t *testing.T) {
 	if len(pod.Containers) != 1 {
 		t.Fatalf("containers: %+v", pod.Containers)
 	}
-	want := State{State: Waiting, Reason: "ImagePullBackOff", Message: `Back-off pulling image "` + missingImage + `"`}
+	want := State{State: Waiting, Reason: "ImagePullBackOff", Message: `Back-off pulling image "` + testcluster.MissingImage + `"`}
 	if got := pod.Containers[0].State; got != want {
 		t.Errorf("container state %+v, want %+v", got, want)
 	}
@@ -212,7 +188,7 @@ func TestCollectImagePullBackOff(t *testing.T) {
 	if n := requests.count("log"); n != 0 || r.LogsUnavailable != "" || len(pod.Containers[0].Logs) != 0 {
 		t.Errorf("%d log requests, logs unavailable %q, logs %+v: want none", n, r.LogsUnavailable, pod.Containers[0].Logs)
 	}
-	line := "Deployment/" + ns + "/web: pod " + pod.Name + `: container app: waiting: ImagePullBackOff: Back-off pulling image "` + missingImage + `"`
+	line := "Deployment/" + ns + "/web: pod " + pod.Name + `: container app: waiting: ImagePullBackOff: Back-off pulling image "` + testcluster.MissingImage + `"`
 	if hasLine(r.Lines(), line) != 1 {
 		t.Errorf("no line %q", line)
 	}
@@ -222,8 +198,8 @@ func TestCollectCrashLoop(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	crash := createDeployment(t, cs, ns, newDeployment("crash", crashImage, 2))
-	good := createDeployment(t, cs, ns, newDeployment("good", goodImage, 1))
+	crash := createDeployment(t, cs, ns, testcluster.Deployment("crash", testcluster.CrashImage, 2))
+	good := createDeployment(t, cs, ns, testcluster.Deployment("good", testcluster.GoodImage, 1))
 	poll(t, "pods in CrashLoopBackOff", podsWhere(cs, ns, "crash", 2, waitingIn("CrashLoopBackOff")))
 	poll(t, "good pod ready", podsWhere(cs, ns, "good", 1, rollout.PodDone))
 
@@ -267,7 +243,7 @@ func TestCollectUnschedulable(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	d := newDeployment("nowhere", goodImage, 1)
+	d := testcluster.Deployment("nowhere", testcluster.GoodImage, 1)
 	d.Spec.Template.Spec.NodeSelector = map[string]string{"kube-release.test/no-such-node": "true"}
 	w := createDeployment(t, cs, ns, d)
 	poll(t, "pod unschedulable", podsWhere(cs, ns, "nowhere", 1, func(pod *corev1.Pod) bool {
@@ -329,7 +305,7 @@ func TestCollectFailedJob(t *testing.T) {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
 					RestartPolicy: corev1.RestartPolicyNever,
-					Containers:    []corev1.Container{{Name: "app", Image: exit1Image}},
+					Containers:    []corev1.Container{{Name: "app", Image: testcluster.Exit1Image}},
 				},
 			},
 		},

@@ -11,10 +11,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/kube/typed"
 	"github.com/kube-release/kube-release/internal/testcluster"
@@ -24,69 +22,6 @@ import (
 // internal/testcluster): the fake clientset never advances status, so a
 // wait test on it would prove nothing.
 func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
-
-const (
-	goodImage  = "registry.local/app:1"
-	goodImage2 = "registry.local/app:2"
-	// Image names that make kwok fail pods (internal/testcluster/stages.yaml).
-	missingImage = "registry.local/app:does-not-exist"
-	crashImage   = "registry.local/app:crashloop"
-	exit1Image   = "registry.local/app:exit-1"
-)
-
-func template(app, image string) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: image}}},
-	}
-}
-
-func selector(app string) *metav1.LabelSelector {
-	return &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}
-}
-
-func newDeployment(name, image string, replicas int32) *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr.To(replicas),
-			Selector: selector(name),
-			Template: template(name, image),
-		},
-	}
-}
-
-func newStatefulSet(name, image string, replicas int32) *appsv1.StatefulSet {
-	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.StatefulSetSpec{
-			Replicas:            ptr.To(replicas),
-			ServiceName:         name,
-			PodManagementPolicy: appsv1.ParallelPodManagement,
-			Selector:            selector(name),
-			Template:            template(name, image),
-		},
-	}
-}
-
-func newDaemonSet(name, image string) *appsv1.DaemonSet {
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: selector(name),
-			Template: template(name, image),
-		},
-	}
-}
-
-func newJob(name, image string) *batchv1.Job {
-	tmpl := template(name, image)
-	tmpl.Spec.RestartPolicy = corev1.RestartPolicyNever
-	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec:       batchv1.JobSpec{BackoffLimit: ptr.To[int32](0), Template: tmpl},
-	}
-}
 
 // create creates objects (typed apps/v1 or batch/v1) in ns and returns
 // them as workloads.

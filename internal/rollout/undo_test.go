@@ -28,9 +28,9 @@ func TestRevisionAndUndo(t *testing.T) {
 		kind string
 		obj  any
 	}{
-		{KindDeployment, newDeployment("web", goodImage, 2)},
-		{KindStatefulSet, newStatefulSet("db", goodImage, 2)},
-		{KindDaemonSet, newDaemonSet("agent", goodImage)},
+		{KindDeployment, testcluster.Deployment("web", testcluster.GoodImage, 2)},
+		{KindStatefulSet, testcluster.StatefulSet("db", testcluster.GoodImage, 2)},
+		{KindDaemonSet, testcluster.DaemonSet("agent", testcluster.GoodImage)},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			t.Parallel()
@@ -54,7 +54,7 @@ func TestRevisionAndUndo(t *testing.T) {
 			}
 			wait("1")
 
-			setImage(t, cs, w, goodImage2)
+			setImage(t, cs, w, testcluster.GoodImage2)
 			wait("2")
 
 			msg, err := Undo(ctx, cs, w, 1)
@@ -64,8 +64,8 @@ func TestRevisionAndUndo(t *testing.T) {
 			if msg != "rolled back" {
 				t.Errorf("undo message %q", msg)
 			}
-			if got := imageOf(t, cs, w); got != goodImage {
-				t.Errorf("image after undo = %q, want %q", got, goodImage)
+			if got := imageOf(t, cs, w); got != testcluster.GoodImage {
+				t.Errorf("image after undo = %q, want %q", got, testcluster.GoodImage)
 			}
 			wait("3")
 
@@ -116,9 +116,9 @@ func TestUndoMatchesKubectl(t *testing.T) {
 		kind string
 		obj  func() any
 	}{
-		{KindDeployment, func() any { return newDeployment("web", goodImage, 1) }},
-		{KindStatefulSet, func() any { return newStatefulSet("db", goodImage, 1) }},
-		{KindDaemonSet, func() any { return newDaemonSet("agent", goodImage) }},
+		{KindDeployment, func() any { return testcluster.Deployment("web", testcluster.GoodImage, 1) }},
+		{KindStatefulSet, func() any { return testcluster.StatefulSet("db", testcluster.GoodImage, 1) }},
+		{KindDaemonSet, func() any { return testcluster.DaemonSet("agent", testcluster.GoodImage) }},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
 			t.Parallel()
@@ -128,8 +128,8 @@ func TestUndoMatchesKubectl(t *testing.T) {
 			rolledBack := func(undo func(w Workload)) map[string]any {
 				ns := c.Namespace(t)
 				w := create(t, cs, ns, tc.obj())[0]
-				for _, image := range []string{goodImage, goodImage2} {
-					if image != goodImage {
+				for _, image := range []string{testcluster.GoodImage, testcluster.GoodImage2} {
+					if image != testcluster.GoodImage {
 						setImage(t, cs, w, image)
 					}
 					if _, err := waiter.Wait(ctx, []Workload{w}); err != nil {

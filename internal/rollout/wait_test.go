@@ -21,10 +21,10 @@ func TestWaitReady(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	workloads := create(t, c.Typed(t), ns,
-		newDeployment("web", goodImage, 3),
-		newStatefulSet("db", goodImage, 2),
-		newDaemonSet("agent", goodImage),
-		newJob("migrate", goodImage),
+		testcluster.Deployment("web", testcluster.GoodImage, 3),
+		testcluster.StatefulSet("db", testcluster.GoodImage, 2),
+		testcluster.DaemonSet("agent", testcluster.GoodImage),
+		testcluster.Job("migrate", testcluster.GoodImage),
 	)
 
 	cs, counter := countingClient(t, c)
@@ -66,7 +66,7 @@ func TestWaitJobFails(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	workloads := create(t, cs, ns, newJob("migrate", exit1Image))
+	workloads := create(t, cs, ns, testcluster.Job("migrate", testcluster.Exit1Image))
 
 	results, err := NewWaiter(cs, Options{Timeout: 30 * time.Second}).Wait(context.Background(), workloads)
 	if !errors.Is(err, ErrFailed) {
@@ -89,7 +89,7 @@ func TestWaitFailFast(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	workloads := create(t, cs, ns, newDeployment("web", missingImage, 2), newDeployment("ok", goodImage, 1))
+	workloads := create(t, cs, ns, testcluster.Deployment("web", testcluster.MissingImage, 2), testcluster.Deployment("ok", testcluster.GoodImage, 1))
 
 	start := time.Now()
 	results, err := NewWaiter(cs, Options{Timeout: 30 * time.Second, FailFast: true, FailFastAfter: 2 * time.Second}).
@@ -101,7 +101,7 @@ func TestWaitFailFast(t *testing.T) {
 	t.Logf("error after %s: %v", elapsed, err)
 	msg := err.Error()
 	prefix := "Deployment/" + ns + "/web: pod web-"
-	for _, want := range []string{prefix, ": container app ImagePullBackOff for ", `Back-off pulling image "` + missingImage + `"`, "; giving up (fail_fast)"} {
+	for _, want := range []string{prefix, ": container app ImagePullBackOff for ", `Back-off pulling image "` + testcluster.MissingImage + `"`, "; giving up (fail_fast)"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error %q lacks %q", msg, want)
 		}
@@ -119,7 +119,7 @@ func TestWaitProgressDeadline(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	d := newDeployment("web", missingImage, 1)
+	d := testcluster.Deployment("web", testcluster.MissingImage, 1)
 	d.Spec.ProgressDeadlineSeconds = ptr.To[int32](5)
 	workloads := create(t, cs, ns, d)
 
@@ -146,7 +146,7 @@ func TestWaitTimeout(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	workloads := create(t, cs, ns, newDeployment("web", missingImage, 1), newDeployment("ok", goodImage, 1))
+	workloads := create(t, cs, ns, testcluster.Deployment("web", testcluster.MissingImage, 1), testcluster.Deployment("ok", testcluster.GoodImage, 1))
 
 	start := time.Now()
 	results, err := NewWaiter(cs, Options{Timeout: 4 * time.Second, PodCheckDelay: time.Second}).Wait(context.Background(), workloads)
@@ -174,9 +174,9 @@ func TestWaitProgress(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	unschedulable := newDeployment("nowhere", goodImage, 1)
+	unschedulable := testcluster.Deployment("nowhere", testcluster.GoodImage, 1)
 	unschedulable.Spec.Template.Spec.NodeSelector = map[string]string{"no-such-node": "true"}
-	workloads := create(t, cs, ns, newDeployment("web", missingImage, 2), newDeployment("crash", crashImage, 1), unschedulable)
+	workloads := create(t, cs, ns, testcluster.Deployment("web", testcluster.MissingImage, 2), testcluster.Deployment("crash", testcluster.CrashImage, 1), unschedulable)
 
 	progress := &progressLog{t: t}
 	_, err := NewWaiter(cs, Options{Timeout: 6 * time.Second, ProgressInterval: 2 * time.Second, PodCheckDelay: time.Second, OnProgress: progress.record}).
@@ -188,7 +188,7 @@ func TestWaitProgress(t *testing.T) {
 	for _, want := range []string{
 		"Deployment/" + ns + "/web: 2 of 2 updated, 0 ready, 0 available",
 		"Deployment/" + ns + "/web: pod web-",
-		`: container app waiting: ImagePullBackOff: Back-off pulling image "` + missingImage + `"`,
+		`: container app waiting: ImagePullBackOff: Back-off pulling image "` + testcluster.MissingImage + `"`,
 		"Deployment/" + ns + "/crash: pod crash-",
 		": container app waiting: CrashLoopBackOff: back-off 40s restarting failed container=app (last exit code 1: Error, 3 restarts)",
 		"Deployment/" + ns + "/nowhere: pod nowhere-",
@@ -230,7 +230,7 @@ func TestWaitSurvivesAPIServerRestart(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	workloads := create(t, cs, ns, newDeployment("web", missingImage, 1))
+	workloads := create(t, cs, ns, testcluster.Deployment("web", testcluster.MissingImage, 1))
 
 	// The outage starts once the waiter has seen the controller act on the
 	// first version (its pod is stuck), so the fix below is revision 2.
@@ -274,7 +274,7 @@ func TestWaitSurvivesAPIServerRestart(t *testing.T) {
 	}
 	t.Log("API server back")
 	// Only now can the rollout finish: the waiter must have come back.
-	setImage(t, cs, workloads[0], goodImage)
+	setImage(t, cs, workloads[0], testcluster.GoodImage)
 
 	select {
 	case o := <-done:
@@ -295,7 +295,7 @@ func TestWaitCombinesFailures(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
 	cs := c.Typed(t)
-	workloads := create(t, cs, ns, newJob("one", exit1Image), newJob("two", exit1Image), newDeployment("ok", goodImage, 1))
+	workloads := create(t, cs, ns, testcluster.Job("one", testcluster.Exit1Image), testcluster.Job("two", testcluster.Exit1Image), testcluster.Deployment("ok", testcluster.GoodImage, 1))
 
 	results, err := NewWaiter(cs, Options{Timeout: 30 * time.Second}).Wait(context.Background(), workloads)
 	if err == nil {
