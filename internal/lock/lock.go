@@ -291,9 +291,6 @@ func (l *Lock) Err() error {
 	return l.lost
 }
 
-// Holder is the identity this lock was taken with.
-func (l *Lock) Holder() string { return l.holder }
-
 // Release stops renewing and deletes the lease, if this run still holds
 // it. It uses its own short timeout, so it works after the step's context
 // ended.

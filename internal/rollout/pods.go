@@ -62,12 +62,12 @@ func podIssues(pod *corev1.Pod) []string {
 // PodDone reports whether a pod needs no explanation: it is ready, or it
 // has succeeded (a Job's pod).
 func PodDone(pod *corev1.Pod) bool {
-	if pod.Status.Phase == corev1.PodSucceeded {
-		return true
-	}
-	if pod.Status.Phase != corev1.PodRunning {
-		return false
-	}
+	return pod.Status.Phase == corev1.PodSucceeded ||
+		pod.Status.Phase == corev1.PodRunning && podReady(pod)
+}
+
+// podReady reports whether a pod's Ready condition is true.
+func podReady(pod *corev1.Pod) bool {
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue

@@ -63,9 +63,7 @@ func revisionOf(ctx context.Context, client typed.Interface, obj runtime.Object)
 		}
 		return rev, nil
 	case *appsv1.StatefulSet:
-		// status.updateRevision names the ControllerRevision of the
-		// current template, once the controller has seen that template.
-		if o.Status.UpdateRevision == "" || o.Status.ObservedGeneration < o.Generation {
+		if !updateRevisionObserved(o) {
 			return "", ErrNoRevision
 		}
 		cr, err := client.AppsV1().ControllerRevisions(o.Namespace).Get(ctx, o.Status.UpdateRevision, metav1.GetOptions{})
@@ -200,41 +198,9 @@ func equalIgnoreHash(a, b *corev1.PodTemplateSpec) bool {
 	return apiequality.Semantic.DeepEqual(a, b)
 }
 
-// revisions lists the revision numbers a workload can be rolled back to,
-// oldest first.
-func revisions(ctx context.Context, client typed.Interface, w Workload) ([]int64, error) {
-	obj, err := w.Get(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	var (
-		revs    []int64
-		history []*appsv1.ControllerRevision
-	)
-	switch o := obj.(type) {
-	case *appsv1.Deployment:
-		rss, err := OwnedReplicaSets(ctx, client, o)
-		if err != nil {
-			return nil, err
-		}
-		for _, rs := range rss {
-			if n, err := strconv.ParseInt(rs.Annotations[RevisionAnnotation], 10, 64); err == nil {
-				revs = append(revs, n)
-			}
-		}
-	case *appsv1.StatefulSet:
-		history, err = ownedRevisions(ctx, client, o, o.Spec.Selector)
-	case *appsv1.DaemonSet:
-		history, err = ownedRevisions(ctx, client, o, o.Spec.Selector)
-	default:
-		return nil, fmt.Errorf("%T: %w", obj, ErrUnsupportedKind)
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, cr := range history {
-		revs = append(revs, cr.Revision)
-	}
-	sort.Slice(revs, func(i, j int) bool { return revs[i] < revs[j] })
-	return revs, nil
+// updateRevisionObserved reports whether a StatefulSet's
+// status.updateRevision names the ControllerRevision of its current
+// template: only once the controller has seen that template.
+func updateRevisionObserved(sts *appsv1.StatefulSet) bool {
+	return sts.Status.UpdateRevision != "" && sts.Status.ObservedGeneration >= sts.Generation
 }

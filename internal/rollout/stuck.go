@@ -6,7 +6,6 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -38,7 +37,7 @@ func ReplaceStuckPods(ctx context.Context, client typed.Interface, w Workload) (
 		if err != nil {
 			return false, err
 		}
-		return sts.Status.ObservedGeneration >= sts.Generation && sts.Status.UpdateRevision != "", nil
+		return updateRevisionObserved(sts), nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: wait for the controller to observe generation: %w", w, err)
@@ -67,13 +66,4 @@ func ReplaceStuckPods(ctx context.Context, client typed.Interface, w Workload) (
 		deleted = append(deleted, pod.Name)
 	}
 	return deleted, nil
-}
-
-func podReady(pod *corev1.Pod) bool {
-	for _, c := range pod.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

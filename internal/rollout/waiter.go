@@ -493,7 +493,7 @@ func podSelector(ctx context.Context, client typed.Interface, obj runtime.Object
 		}
 		selector, key, value = o.Spec.Selector, appsv1.DefaultDeploymentUniqueLabelKey, rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
 	case *appsv1.StatefulSet:
-		if o.Status.UpdateRevision == "" || o.Status.ObservedGeneration < o.Generation {
+		if !updateRevisionObserved(o) {
 			return nil, nil
 		}
 		selector, key, value = o.Spec.Selector, appsv1.StatefulSetRevisionLabel, o.Status.UpdateRevision
