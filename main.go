@@ -55,10 +55,12 @@ func run(ctx context.Context, args, environ []string, out io.Writer) (code int) 
 
 	getenv := getenvFrom(environ)
 	settings, warnings, err := plugin.Load(environ, args)
-	log := logging.New(out, logOptions(settings, getenv))
-	if settings != nil {
+	logOpts := logOptions(settings, getenv)
+	log := logging.New(out, logOpts)
+	if settings != nil && logOpts.GitHubActions {
 		// First of all, so that GitHub hides the secrets from every line
-		// after, this step's and later steps'.
+		// after, this step's and later steps'. Only GitHub takes masks:
+		// elsewhere there is nothing to compute.
 		if err := logging.Mask(log, settings.MaskValues()...); err != nil {
 			log.Error(err)
 			return 1
