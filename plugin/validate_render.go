@@ -38,7 +38,7 @@ func (s *Settings) checkRendering(spec stepSpec, known bool) []Problem {
 		}
 	}
 
-	if known && bool(s.Diff) && s.Step != StepRolling && s.Step != StepApply && s.Step != StepDiff {
+	if known && bool(s.Diff) && !spec.needsManifests {
 		add(envDiff, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
 	}
 	if s.Diff && s.SkipDryRun {

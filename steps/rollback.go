@@ -240,8 +240,8 @@ func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, e
 	}
 	refs := make([]apply.Ref, len(created))
 	for i, o := range created {
-		group, _, _ := strings.Cut(o.APIVersion, "/")
-		if !strings.Contains(o.APIVersion, "/") {
+		group, _, found := strings.Cut(o.APIVersion, "/")
+		if !found {
 			group = ""
 		}
 		refs[i] = apply.Ref{Group: group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
@@ -469,10 +469,10 @@ func (rb *Rollback) result(status string, target, current *stored, evidence stri
 		currentNumber = strconv.Itoa(current.Number)
 	}
 	outputs := []Output{
-		{"release", rb.cfg.Release},
-		{"release_number", targetNumber},
-		{"rolled_back_release_number", currentNumber},
-		{"status", status},
+		{OutputRelease, rb.cfg.Release},
+		{OutputReleaseNumber, targetNumber},
+		{OutputRolledBackReleaseNumber, currentNumber},
+		{OutputStatus, status},
 	}
 	var md strings.Builder
 	fmt.Fprintf(&md, "### kube-release rollback: `%s` %s\n\n", rb.cfg.Release, status)

@@ -108,12 +108,12 @@ func failureMarkdown(err error) string {
 	if err == nil {
 		return ""
 	}
-	return "\n#### Why it failed\n\n" + codeBlock(err.Error())
+	return "\n#### Why it failed\n\n" + CodeBlock(err.Error())
 }
 
-// codeBlock fences text so that nothing in it, backticks included, can end
+// CodeBlock fences text so that nothing in it, backticks included, can end
 // the block or render as Markdown.
-func codeBlock(text string) string {
+func CodeBlock(text string) string {
 	fence := "```"
 	for strings.Contains(text, fence) {
 		fence += "`"

@@ -59,8 +59,8 @@ func TestCodeBlock(t *testing.T) {
 		"has ``` inside\n":      "````text\nhas ``` inside\n````\n",
 		"has ```` and ``` both": "`````text\nhas ```` and ``` both\n`````\n",
 	} {
-		if got := codeBlock(in); got != want {
-			t.Errorf("codeBlock(%q) = %q, want %q", in, got, want)
+		if got := CodeBlock(in); got != want {
+			t.Errorf("CodeBlock(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -157,9 +157,10 @@ func (f *Formatter) githubCommand(e *logrus.Entry, mark string) (string, bool) {
 
 // escapeData escapes a workflow command's data as the Actions toolkit does,
 // so that a message of several lines stays one command.
-func escapeData(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
-}
+// dataEscaper escapes a GitHub workflow command's data.
+var dataEscaper = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+
+func escapeData(s string) string { return dataEscaper.Replace(s) }
 
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")

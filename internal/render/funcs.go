@@ -14,12 +14,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// FuncNames lists the functions templates may call besides text/template's
-// own (and, or, not, len, index, print, printf, eq, ...), for the README.
-func FuncNames() []string {
-	return []string{"b64dec", "b64enc", "default", "dig", "indent", "int", "lower", "nindent", "quote", "required", "squote", "toJson", "toYaml", "trim", "upper"}
-}
-
 // funcs is a new map on every call, so no caller can change another's.
 // Names and argument order follow Sprig's (as Helm and Harness templates
 // use them), so templates written for either keep working; Sprig itself is
