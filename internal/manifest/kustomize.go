@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -41,19 +40,14 @@ func loadKustomization(dir string) ([]*yaml.RNode, error) {
 	out := make([]*yaml.RNode, 0, len(nodes))
 	var errs []error
 	for i, node := range nodes {
-		subject := fmt.Sprintf("%s: object %d", dir, i+1)
-		if missing := missingFields(node); len(missing) > 0 {
-			errs = append(errs, fmt.Errorf("%s: missing %s", subject, strings.Join(missing, ", ")))
-			continue
-		}
 		// kustomize keeps its own bookkeeping annotations off its output;
 		// these are Load's, so Source names the kustomization.
-		err := annotate(node, []yaml.Filter{
+		err := checkObject(node, fmt.Sprintf("%s: object %d", dir, i+1), []yaml.Filter{
 			yaml.SetAnnotation(kioutil.PathAnnotation, dir),
 			yaml.SetAnnotation(kustomizeObjectAnnotation, strconv.Itoa(i)),
 		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", subject, err))
+			errs = append(errs, err)
 			continue
 		}
 		out = append(out, node)

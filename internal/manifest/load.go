@@ -363,10 +363,6 @@ func parseFile(path string, data []byte) ([]*yaml.RNode, []error) {
 				errs = append(errs, fmt.Errorf("%s: %s", subject, problem))
 				continue
 			}
-			if missing := missingFields(obj); len(missing) > 0 {
-				errs = append(errs, fmt.Errorf("%s: missing %s", subject, strings.Join(missing, ", ")))
-				continue
-			}
 			setters := []yaml.Filter{
 				yaml.SetAnnotation(kioutil.PathAnnotation, path),
 				yaml.SetAnnotation(kioutil.IndexAnnotation, strconv.Itoa(n-1)),
@@ -374,14 +370,27 @@ func parseFile(path string, data []byte) ([]*yaml.RNode, []error) {
 			if items {
 				setters = append(setters, yaml.SetAnnotation(itemAnnotation, strconv.Itoa(i)))
 			}
-			if err := annotate(obj, setters); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", subject, err))
+			if err := checkObject(obj, subject, setters); err != nil {
+				errs = append(errs, err)
 				continue
 			}
 			nodes = append(nodes, obj)
 		}
 	}
 	return nodes, errs
+}
+
+// checkObject refuses an object without kind, apiVersion or name, and
+// otherwise records where it came from with setters. Errors start with
+// subject.
+func checkObject(obj *yaml.RNode, subject string, setters []yaml.Filter) error {
+	if missing := missingFields(obj); len(missing) > 0 {
+		return fmt.Errorf("%s: missing %s", subject, strings.Join(missing, ", "))
+	}
+	if err := annotate(obj, setters); err != nil {
+		return fmt.Errorf("%s: %w", subject, err)
+	}
+	return nil
 }
 
 // annotate applies each setter to node; PipeE would feed the first
