@@ -95,15 +95,8 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	}
 	var baseline *apply.Result
 	if !a.cfg.SkipDryRun {
-		if baseline, err = dryRun(ctx, a.env, applier, objs); err != nil {
+		if baseline, err = dryRunAndDiff(ctx, a.env, applier, objs, bool(a.cfg.Diff)); err != nil {
 			return Result{}, err
-		}
-		if a.cfg.Diff {
-			objects, summary, err := diffObjects(ctx, a.env, objs, baseline)
-			if err != nil {
-				return Result{}, fmt.Errorf("diff (nothing was changed): %w", err)
-			}
-			logDiff(a.env, objects, summary)
 		}
 	}
 
@@ -123,12 +116,7 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 
 	deadline, _ := ctx.Deadline()
 	log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(workloads), time.Until(deadline).Round(time.Second))
-	waiter := rollout.NewWaiter(a.env.Clients.Typed, rollout.Options{
-		FailFast:      a.cfg.FailFast,
-		FailFastAfter: a.cfg.FailFastAfter,
-		OnProgress:    newProgressPrinter(log).print,
-	})
-	waited, err := waiter.Wait(ctx, workloads)
+	waited, err := newWaiter(a.env, a.cfg.FailFast, a.cfg.FailFastAfter).Wait(ctx, workloads)
 	if err != nil {
 		err = fmt.Errorf("wait for steady state: %w", err)
 		return a.result(res, images, err), err

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -180,6 +181,31 @@ func dryRun(ctx context.Context, env Env, applier *apply.Applier, objs []*unstru
 	}
 	env.Log.Infof("Dry run passed for %d objects", len(objs)-len(res.Skipped))
 	return res, nil
+}
+
+// dryRunAndDiff is dryRun, followed, when diff is set, by the diff of what
+// the apply is about to change.
+func dryRunAndDiff(ctx context.Context, env Env, applier *apply.Applier, objs []*unstructured.Unstructured, diff bool) (*apply.Result, error) {
+	baseline, err := dryRun(ctx, env, applier, objs)
+	if err != nil || !diff {
+		return baseline, err
+	}
+	objects, summary, err := diffObjects(ctx, env, objs, baseline)
+	if err != nil {
+		return nil, fmt.Errorf("diff (nothing was changed): %w", err)
+	}
+	logDiff(env, objects, summary)
+	return baseline, nil
+}
+
+// newWaiter is the waiter of a step: fail-fast as configured, progress
+// lines to the log.
+func newWaiter(env Env, failFast bool, failFastAfter time.Duration) *rollout.Waiter {
+	return rollout.NewWaiter(env.Clients.Typed, rollout.Options{
+		FailFast:      failFast,
+		FailFastAfter: failFastAfter,
+		OnProgress:    newProgressPrinter(env.Log).print,
+	})
 }
 
 // encodeManifests renders the objects as a declarative release stores

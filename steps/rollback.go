@@ -380,12 +380,7 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 		return nil, err
 	}
 	log.Infof("Waiting for %d workloads to reach steady state", len(workloads))
-	waiter := rollout.NewWaiter(rb.env.Clients.Typed, rollout.Options{
-		FailFast:      rb.cfg.FailFast,
-		FailFastAfter: rb.cfg.FailFastAfter,
-		OnProgress:    newProgressPrinter(log).print,
-	})
-	return waiter.Wait(ctx, workloads)
+	return newWaiter(rb.env, rb.cfg.FailFast, rb.cfg.FailFastAfter).Wait(ctx, workloads)
 }
 
 // pruneAdded deletes the objects the rolled-back release added, those it

@@ -152,15 +152,8 @@ func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rolling
 	}
 
 	if !r.cfg.SkipDryRun {
-		if p.baseline, err = dryRun(ctx, r.env, applier, p.objects); err != nil {
+		if p.baseline, err = dryRunAndDiff(ctx, r.env, applier, p.objects, bool(r.cfg.Diff)); err != nil {
 			return nil, err
-		}
-		if r.cfg.Diff {
-			objects, summary, err := diffObjects(ctx, r.env, p.objects, p.baseline)
-			if err != nil {
-				return nil, fmt.Errorf("diff (nothing was changed): %w", err)
-			}
-			logDiff(r.env, objects, summary)
 		}
 	}
 	return p, nil
@@ -272,12 +265,7 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	if len(p.workloads) > 0 {
 		deadline, _ := ctx.Deadline()
 		log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(p.workloads), time.Until(deadline).Round(time.Second))
-		waiter := rollout.NewWaiter(r.env.Clients.Typed, rollout.Options{
-			FailFast:      r.cfg.FailFast,
-			FailFastAfter: r.cfg.FailFastAfter,
-			OnProgress:    newProgressPrinter(log).print,
-		})
-		waited, err = waiter.Wait(ctx, p.workloads)
+		waited, err = newWaiter(r.env, r.cfg.FailFast, r.cfg.FailFastAfter).Wait(ctx, p.workloads)
 		if err != nil {
 			return fail(waitFailureReason(err), fmt.Errorf("wait for steady state: %w", err))
 		}
