@@ -149,19 +149,7 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 		}
 		outs := make([]outcome, len(st.objs))
 		a.parallel(len(st.objs), func(i int) { outs[i] = r.apply(ctx, st.objs[i]) })
-		var errs []error
-		var changes []Change
-		for _, o := range outs {
-			switch {
-			case o.err != nil:
-				errs = append(errs, o.err)
-			case o.skip != nil:
-				res.Skipped = append(res.Skipped, *o.skip)
-			default:
-				changes = append(changes, o.change)
-			}
-		}
-		res.Changes = append(res.Changes, changes...)
+		changes, errs := res.add(outs)
 		if len(errs) > 0 {
 			return res, errors.Join(errs...)
 		}
@@ -184,29 +172,16 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 func (a *Applier) dryRun(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*Result, error) {
 	r := newRun(a, objs, opts)
 	all := stages(objs)
+	// outs[i] is the outcomes of stage i, nil until it ran.
 	outs := make([][]outcome, len(all))
-	for i, st := range all {
-		outs[i] = make([]outcome, len(st.objs))
-	}
 	early := func(st stage) bool { return st == stageNamespaces || st == stageCRDs }
 	// result gathers the outcomes of the stages that ran, in stage order.
-	result := func(ran func(stage) bool, more ...error) (*Result, error) {
+	result := func(more ...error) (*Result, error) {
 		res := &Result{}
 		var errs []error
-		for i, st := range all {
-			if !ran(st.stage) {
-				continue
-			}
-			for _, o := range outs[i] {
-				switch {
-				case o.err != nil:
-					errs = append(errs, o.err)
-				case o.skip != nil:
-					res.Skipped = append(res.Skipped, *o.skip)
-				default:
-					res.Changes = append(res.Changes, o.change)
-				}
-			}
+		for _, o := range outs {
+			_, e := res.add(o)
+			errs = append(errs, e...)
 		}
 		return res, errors.Join(append(errs, more...)...)
 	}
@@ -215,6 +190,7 @@ func (a *Applier) dryRun(ctx context.Context, objs []*unstructured.Unstructured,
 		var items []item
 		for i, st := range all {
 			if in(st.stage) {
+				outs[i] = make([]outcome, len(st.objs))
 				for j := range st.objs {
 					items = append(items, item{i, j})
 				}
@@ -226,9 +202,8 @@ func (a *Applier) dryRun(ctx context.Context, objs []*unstructured.Unstructured,
 		})
 	}
 
-	none := func(stage) bool { return false }
 	if err := ctx.Err(); err != nil {
-		return result(none, err)
+		return result(err)
 	}
 	batch(early)
 	for i, st := range all {
@@ -237,10 +212,27 @@ func (a *Applier) dryRun(ctx context.Context, objs []*unstructured.Unstructured,
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return result(early, err)
+		return result(err)
 	}
 	batch(func(st stage) bool { return !early(st) })
-	return result(func(stage) bool { return true })
+	return result()
+}
+
+// add records the outcomes of one stage: skips and changes in res, in
+// order. It returns the stage's changes and its failures.
+func (res *Result) add(outs []outcome) (changes []Change, errs []error) {
+	for _, o := range outs {
+		switch {
+		case o.err != nil:
+			errs = append(errs, o.err)
+		case o.skip != nil:
+			res.Skipped = append(res.Skipped, *o.skip)
+		default:
+			changes = append(changes, o.change)
+		}
+	}
+	res.Changes = append(res.Changes, changes...)
+	return changes, errs
 }
 
 // crdsReady waits for applied CRDs and makes their kinds resolvable.
