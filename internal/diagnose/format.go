@@ -1,6 +1,7 @@
 package diagnose
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -183,7 +184,7 @@ func (s State) String() string {
 	case "":
 		return "no state yet"
 	case Terminated:
-		return fmt.Sprintf("%s: %s (exit code %d)%s", Terminated, orDefault(s.Reason, "Error"), s.ExitCode, joined("", s.Message))
+		return fmt.Sprintf("%s: %s (exit code %d)%s", Terminated, cmp.Or(s.Reason, "Error"), s.ExitCode, joined("", s.Message))
 	}
 	return s.State + joined(s.Reason, s.Message)
 }
@@ -196,13 +197,6 @@ func joined(reason, message string) string {
 		if part != "" {
 			s += ": " + part
 		}
-	}
-	return s
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
 	}
 	return s
 }
@@ -277,7 +271,7 @@ func (p Pod) markdown(b *strings.Builder) {
 		if c.Init {
 			name += " (init)"
 		}
-		state := orDefault(c.State.State, "unknown")
+		state := cmp.Or(c.State.State, "unknown")
 		switch {
 		case c.State.State == Terminated:
 			state += fmt.Sprintf(" (exit code %d)", c.State.ExitCode)

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -116,7 +117,7 @@ func containerIssueOf(what string, cs corev1.ContainerStatus, init bool) (Contai
 			return ci, false
 		}
 		ci.Reason, ci.Message = t.Reason, t.Message
-		ci.Text = fmt.Sprintf("%s terminated: %s (exit code %d)", container, orDefault(t.Reason, "Error"), t.ExitCode)
+		ci.Text = fmt.Sprintf("%s terminated: %s (exit code %d)", container, cmp.Or(t.Reason, "Error"), t.ExitCode)
 		if t.Message != "" {
 			ci.Text += ": " + t.Message
 		}
@@ -155,13 +156,6 @@ func prefixed(prefix, s string) string {
 		return ""
 	}
 	return prefix + s
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // maxPodLines caps the pod lines of one workload in a progress report: a
