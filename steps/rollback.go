@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/diagnose"
@@ -289,34 +290,26 @@ func workloadsOf(s *stored) []rollout.Workload {
 		}
 		return ws
 	}
-	objs, err := decodeManifests(s.Manifests)
+	nodes, err := kio.FromBytes(s.Manifests)
 	if err != nil {
 		return nil
 	}
-	var ws []rollout.Workload
-	for _, o := range objs {
-		if isManaged(o.GetAPIVersion(), o.GetKind(), o.GetAnnotations()) {
-			ws = append(ws, rollout.Workload{Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName()})
-		}
-	}
-	return ws
-}
-
-func isManaged(apiVersion, kind string, annotations map[string]string) bool {
-	if apiVersion != "apps/v1" || strings.EqualFold(annotations["harness.io/direct-apply"], "true") {
-		return false
-	}
-	return kind == rollout.KindDeployment || kind == rollout.KindStatefulSet || kind == rollout.KindDaemonSet
+	return managedWorkloads(nodes)
 }
 
 // restore returns the workloads to target and waits for them.
 func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rollout.Result, error) {
 	log := rb.env.Log
-	workloads := workloadsOf(target)
+	var workloads []rollout.Workload
 	if target.declarative {
 		// Declarative: re-apply the target's stored manifests, which
 		// restores config too and re-creates whatever was pruned since.
-		objs, err := decodeManifests(target.Manifests)
+		nodes, err := kio.FromBytes(target.Manifests)
+		if err != nil {
+			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
+		}
+		workloads = managedWorkloads(nodes)
+		objs, err := toUnstructured(nodes)
 		if err != nil {
 			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
 		}
@@ -335,6 +328,7 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 			}
 		}
 	} else {
+		workloads = workloadsOf(target)
 		// Legacy: undo each managed workload to its recorded revision, as
 		// kubectl rollout undo --to-revision does, all at once. The
 		// target's versioned config still exists, so the old pods get
