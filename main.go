@@ -28,6 +28,12 @@ var (
 )
 
 func main() {
+	// A CI runner that loses the log stream closes the pipe on stdout. Go
+	// kills a process that writes to a broken pipe on fd 1 or 2 unless
+	// SIGPIPE is handled, which would leave the release unrecorded and its
+	// lock held until lock_ttl. Ignored, the write fails with EPIPE instead,
+	// which the logger drops, and the step ends as it would have.
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		// After the first signal the step winds down (and records the

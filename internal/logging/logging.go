@@ -31,7 +31,10 @@ type Options struct {
 	Getenv func(string) string
 }
 
-// New returns a logger writing to w.
+// New returns a logger writing to w. Once w's reader has gone (a closed
+// pipe), the logger's lines are dropped without an error: main ignores
+// SIGPIPE so that the step carries on, and nothing of the step depends on
+// its log being read.
 func New(w io.Writer, opts Options) *logrus.Logger {
 	getenv := opts.Getenv
 	if getenv == nil {
@@ -44,7 +47,7 @@ func New(w io.Writer, opts Options) *logrus.Logger {
 		color = WantColor(w, getenv)
 	}
 	return &logrus.Logger{
-		Out:       w,
+		Out:       &pipeTolerant{w: w},
 		Formatter: &Formatter{Timestamps: opts.Timestamps, Color: color, GitHub: opts.GitHubActions},
 		Hooks:     make(logrus.LevelHooks),
 		Level:     opts.Level,

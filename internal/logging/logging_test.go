@@ -139,3 +139,42 @@ func TestMask(t *testing.T) {
 		t.Errorf("Mask outside GitHub wrote %q, want nothing", buf.String())
 	}
 }
+
+// A log whose reader has gone (a closed pipe) fails no write: the lines are
+// dropped, and the step that logs them carries on.
+func TestClosedPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	off := false
+	log := New(w, Options{Level: logrus.InfoLevel, Color: &off, GitHubActions: true})
+	log.Info("before")
+	r.Close()
+	for range 3 {
+		log.Info("after")
+		log.Error(errors.New("still logged nowhere"))
+	}
+	if err := Mask(log, "s3cret"); err != nil {
+		t.Errorf("Mask after the pipe closed: %v", err)
+	}
+	if _, err := log.Out.Write([]byte("report\n")); err != nil {
+		t.Errorf("writing a report after the pipe closed: %v", err)
+	}
+}
+
+// Other write errors than a closed pipe still reach the writer's caller.
+func TestWriteErrorKept(t *testing.T) {
+	off := false
+	log := New(failingWriter{}, Options{Color: &off})
+	if _, err := log.Out.Write([]byte("x\n")); !errors.Is(err, errDiskFull) {
+		t.Errorf("got %v, want %v", err, errDiskFull)
+	}
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errDiskFull }
