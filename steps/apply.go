@@ -96,7 +96,8 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	var baseline *apply.Result
 	if !a.cfg.SkipDryRun {
 		if baseline, err = dryRunAndDiff(ctx, a.env, applier, objs, bool(a.cfg.Diff)); err != nil {
-			return Result{}, err
+			// Nothing was applied; the CI still learns that the step failed.
+			return a.result(nil, images, err), err
 		}
 	}
 

@@ -88,17 +88,23 @@ func (r *Rolling) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	plan, err := r.prepare(stepCtx, applier)
+	plan, err := r.prepare(stepCtx)
 	if err != nil {
 		return Result{}, err
+	}
+	if !r.cfg.SkipDryRun {
+		// A bad object stops the deploy before anything is written.
+		if plan.baseline, err = dryRunAndDiff(stepCtx, r.env, applier, plan.objects, bool(r.cfg.Diff)); err != nil {
+			return r.notRecorded(plan, err), err
+		}
 	}
 	return r.execute(ctx, stepCtx, applier, plan)
 }
 
-// prepare reads the history, then reads, renders, versions and validates
-// the manifests. It writes nothing, so a failure here leaves the cluster as
-// it was.
-func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rollingPlan, error) {
+// prepare reads the history, then reads, renders and versions the
+// manifests. It writes nothing, so a failure here leaves the cluster as it
+// was.
+func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	log := r.env.Log
 	log.Infof("Release Name: [%s]", r.cfg.Release)
 
@@ -149,12 +155,6 @@ func (r *Rolling) prepare(ctx context.Context, applier *apply.Applier) (*rolling
 		log.Infof("Previous Successful Release is %d", p.previous.Number)
 	} else {
 		log.Info("No previous successful release found.")
-	}
-
-	if !r.cfg.SkipDryRun {
-		if p.baseline, err = dryRunAndDiff(ctx, r.env, applier, p.objects, bool(r.cfg.Diff)); err != nil {
-			return nil, err
-		}
 	}
 	return p, nil
 }
@@ -370,8 +370,23 @@ func waitFailureReason(err error) string {
 	return "steady state not reached"
 }
 
-// result is what the step reports, whatever the outcome.
+// notRecorded is the result of a deploy that failed once its manifests
+// were known but before it recorded a release (the dry run): Failed, with
+// no release number, since none was created; a rollback given one would
+// look for a release that does not exist.
+func (r *Rolling) notRecorded(p *rollingPlan, err error) Result {
+	result := r.result(p, &release.Release{Status: release.Failed}, nil)
+	result.Summary += failureMarkdown(err)
+	return result
+}
+
+// result is what the step reports, whatever the outcome. A release
+// numbered 0 is one that was never recorded: its number output is empty.
 func (r *Rolling) result(p *rollingPlan, rel *release.Release, waited []rollout.Result) Result {
+	number := ""
+	if rel.Number > 0 {
+		number = strconv.Itoa(rel.Number)
+	}
 	previous := ""
 	if p.previous != nil {
 		previous = strconv.Itoa(p.previous.Number)
@@ -382,7 +397,7 @@ func (r *Rolling) result(p *rollingPlan, rel *release.Release, waited []rollout.
 	}
 	outputs := []Output{
 		{OutputRelease, r.cfg.Release},
-		{OutputReleaseNumber, strconv.Itoa(rel.Number)},
+		{OutputReleaseNumber, number},
 		{OutputPreviousReleaseNumber, previous},
 		{OutputStatus, string(rel.Status)},
 		{OutputWorkloads, strings.Join(workloads, ",")},

@@ -413,9 +413,19 @@ metadata: {name: bad}
 spec:
   ports: [{port: 99999}]
 `})
-	_, err = f.rolling(RollingConfig{Manifests: []string{invalid}})
+	res, err := f.rolling(RollingConfig{Manifests: []string{invalid}})
 	if err == nil || !strings.Contains(err.Error(), "dry run") || !strings.Contains(err.Error(), "Service") {
 		t.Fatalf("error = %v, want a dry-run error naming the Service", err)
+	}
+	// The step still reports how it ended; no release number, since no
+	// release was recorded.
+	for key, want := range map[string]string{OutputRelease: "sample", OutputStatus: "Failed", OutputReleaseNumber: "", OutputPreviousReleaseNumber: ""} {
+		if got := output(res, key); got != want {
+			t.Errorf("after the failed dry run, %s = %q, want %q", key, got, want)
+		}
+	}
+	if !strings.Contains(res.Summary, "Failed") || !strings.Contains(res.Summary, "dry run") {
+		t.Errorf("summary lacks the failure:\n%s", res.Summary)
 	}
 	if _, err := f.configMap("fine-1"); !apierrors.IsNotFound(err) {
 		t.Errorf("configmap written despite the failed dry run: %v", err)
