@@ -39,30 +39,24 @@ const maxDecompressed = 64 << 20
 // them. The history is plain YAML unless isReleaseHistoryCompressed is
 // "true" (any case, as Java's Boolean.parseBoolean reads it).
 func DecodeConfigMap(cm *corev1.ConfigMap) (History, error) {
-	if cm == nil {
-		return nil, nil
+	h, _, err := decodeConfigMap(cm)
+	return h, err
+}
+
+// decodeConfigMap is DecodeConfigMap that also returns the history's
+// top-level keys kube-release does not model (see unmarshalLegacy).
+func decodeConfigMap(cm *corev1.ConfigMap) (History, []field, error) {
+	data, err := storedHistoryYAML(cm)
+	if err != nil || data == nil {
+		return nil, nil, err
 	}
-	raw, ok := cm.Data[HistoryKey]
-	if !ok || strings.TrimSpace(raw) == "" {
-		return nil, nil
-	}
-	data := []byte(raw)
-	if strings.EqualFold(cm.Data[CompressedKey], "true") {
-		packed, err := base64.StdEncoding.DecodeString(stripSpace(raw))
-		if err != nil {
-			return nil, configMapCorrupt(cm, HistoryKey, fmt.Errorf("invalid base64: %w", err))
-		}
-		if data, err = gunzip(packed); err != nil {
-			return nil, configMapCorrupt(cm, HistoryKey, err)
-		}
-	}
-	h, err := UnmarshalLegacy(data)
+	h, extra, err := unmarshalLegacy(data)
 	if err != nil {
-		return nil, configMapCorrupt(cm, HistoryKey, err)
+		return nil, nil, configMapCorrupt(cm, HistoryKey, err)
 	}
 	if meta, ok := cm.Data[MetadataKey]; ok {
-		if err := attachLegacyMetadata(h, []byte(meta)); err != nil {
-			return nil, &CorruptError{
+		if err := attachLegacyMetadata(h, meta); err != nil {
+			return nil, nil, &CorruptError{
 				Object: configMapName(cm),
 				Part:   "key " + MetadataKey,
 				Err:    err,
@@ -70,25 +64,81 @@ func DecodeConfigMap(cm *corev1.ConfigMap) (History, error) {
 			}
 		}
 	}
-	return h, nil
+	return h, extra, nil
+}
+
+// storedHistoryYAML is the history YAML of cm, uncompressed; nil when there is none.
+func storedHistoryYAML(cm *corev1.ConfigMap) ([]byte, error) {
+	if cm == nil {
+		return nil, nil
+	}
+	raw, ok := cm.Data[HistoryKey]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, nil
+	}
+	if !strings.EqualFold(cm.Data[CompressedKey], "true") {
+		return []byte(raw), nil
+	}
+	packed, err := base64.StdEncoding.DecodeString(stripSpace(raw))
+	if err != nil {
+		return nil, configMapCorrupt(cm, HistoryKey, fmt.Errorf("invalid base64: %w", err))
+	}
+	data, err := gunzip(packed)
+	if err != nil {
+		return nil, configMapCorrupt(cm, HistoryKey, err)
+	}
+	return data, nil
 }
 
 // EncodeConfigMap stores h in cm as Harness does (YAML, gzip, standard
 // base64, isReleaseHistoryCompressed "true") plus kube-release's metadata,
-// and leaves every other key, label and annotation of cm as it is. It fails,
-// leaving cm unchanged, when the result would exceed MaxObjectSize.
+// compressed alike. It leaves every other key, label and annotation of cm
+// as it is, and keeps the top-level keys of the history it replaces that
+// kube-release does not model. It fails with a *SizeError, leaving cm
+// unchanged, when the result would exceed MaxObjectSize.
 func EncodeConfigMap(cm *corev1.ConfigMap, h History) error {
-	y, err := MarshalLegacy(h)
+	var extra []field
+	// Only the keys are wanted: a history that cannot be read has none
+	// worth keeping, and is being replaced.
+	if y, err := storedHistoryYAML(cm); err == nil && y != nil {
+		_, extra, _ = unmarshalLegacy(y)
+	}
+	return encodeConfigMap(cm, h, extra, MaxObjectSize)
+}
+
+// encodeConfigMap is EncodeConfigMap with the history's extra top-level
+// keys given, failing when the data would exceed limit.
+func encodeConfigMap(cm *corev1.ConfigMap, h History, extra []field, limit int) error {
+	data, err := configMapData(cm, h, extra)
 	if err != nil {
-		return fmt.Errorf("%s: %w", configMapName(cm), err)
+		return err
+	}
+	if size := configMapSize(data, cm.BinaryData); size > limit {
+		return &SizeError{
+			Object:  configMapName(cm),
+			Kind:    "ConfigMap",
+			Content: fmt.Sprintf("the history of %d releases", len(h)),
+			Size:    size,
+			Limit:   limit,
+		}
+	}
+	cm.Data = data
+	return nil
+}
+
+// configMapData is the data of cm with h written into it.
+func configMapData(cm *corev1.ConfigMap, h History, extra []field) (map[string]string, error) {
+	y, err := marshalLegacy(h, extra)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", configMapName(cm), err)
 	}
 	packed, err := gzipBytes(y)
 	if err != nil {
-		return fmt.Errorf("%s: %w", configMapName(cm), err)
+		return nil, fmt.Errorf("%s: %w", configMapName(cm), err)
 	}
 	meta, err := marshalLegacyMetadata(h)
 	if err != nil {
-		return fmt.Errorf("%s: %w", configMapName(cm), err)
+		return nil, fmt.Errorf("%s: %w", configMapName(cm), err)
 	}
 	data := make(map[string]string, len(cm.Data)+3)
 	for k, v := range cm.Data {
@@ -97,24 +147,23 @@ func EncodeConfigMap(cm *corev1.ConfigMap, h History) error {
 	data[HistoryKey] = base64.StdEncoding.EncodeToString(packed)
 	data[CompressedKey] = "true"
 	delete(data, MetadataKey)
-	if meta != nil {
-		data[MetadataKey] = string(meta)
+	if meta != "" {
+		data[MetadataKey] = meta
 	}
-	// The API server counts the values of data and binaryData.
+	return data, nil
+}
+
+// configMapSize is the size of a ConfigMap's data as the API server counts
+// it against MaxObjectSize: the values of data and binaryData.
+func configMapSize(data map[string]string, binary map[string][]byte) int {
 	size := 0
 	for _, v := range data {
 		size += len(v)
 	}
-	for _, v := range cm.BinaryData {
+	for _, v := range binary {
 		size += len(v)
 	}
-	if size > MaxObjectSize {
-		return fmt.Errorf("%s: %w: the history of %d releases would make its data %s, over the %s limit of a ConfigMap; "+
-			"delete old releases from it, or move the release to declarative rollback",
-			configMapName(cm), ErrTooLarge, len(h), sizeString(size), sizeString(MaxObjectSize))
-	}
-	cm.Data = data
-	return nil
+	return size
 }
 
 func configMapName(cm *corev1.ConfigMap) string {
@@ -211,7 +260,11 @@ func fingerprint(r *Release) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-func marshalLegacyMetadata(h History) ([]byte, error) {
+// marshalLegacyMetadata is the MetadataKey value of h: its JSON, gzipped
+// and in standard base64 as Harness stores the history beside it, since a
+// release that creates thousands of objects lists every one of them. ""
+// when no release has metadata.
+func marshalLegacyMetadata(h History) (string, error) {
 	doc := legacyMetadata{Version: legacyVersion}
 	for _, r := range NewHistory(h...) {
 		if !r.Metadata.IsZero() {
@@ -219,14 +272,37 @@ func marshalLegacyMetadata(h History) ([]byte, error) {
 		}
 	}
 	if len(doc.Releases) == 0 {
-		return nil, nil
+		return "", nil
 	}
-	return json.Marshal(doc)
+	plain, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	packed, err := gzipBytes(plain)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(packed), nil
 }
 
-func attachLegacyMetadata(h History, data []byte) error {
-	if len(bytes.TrimSpace(data)) == 0 {
+// attachLegacyMetadata reads a MetadataKey value into h: base64 of gzip of
+// JSON, or the plain JSON that kube-release wrote before it compressed the
+// key. A JSON object starts with "{", which no base64 text does, so the
+// value says which it is.
+func attachLegacyMetadata(h History, raw string) error {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
 		return nil
+	}
+	data := []byte(raw)
+	if raw[0] != '{' {
+		packed, err := base64.StdEncoding.DecodeString(stripSpace(raw))
+		if err != nil {
+			return fmt.Errorf("invalid base64: %w", err)
+		}
+		if data, err = gunzip(packed); err != nil {
+			return err
+		}
 	}
 	var doc legacyMetadata
 	if err := json.Unmarshal(data, &doc); err != nil {

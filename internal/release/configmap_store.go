@@ -185,7 +185,7 @@ func (s *ConfigMapStore) modify(ctx context.Context, create bool, change func(Hi
 // cm's resourceVersion, and reports whether it wrote. It writes nothing
 // when change fails or returns nil.
 func (s *ConfigMapStore) change(ctx context.Context, cm *corev1.ConfigMap, exists bool, change func(History) (History, error)) (bool, error) {
-	h, err := DecodeConfigMap(cm)
+	h, extra, err := decodeConfigMap(cm)
 	if err != nil {
 		return false, err
 	}
@@ -193,7 +193,7 @@ func (s *ConfigMapStore) change(ctx context.Context, cm *corev1.ConfigMap, exist
 	if err != nil || h == nil {
 		return false, err
 	}
-	if err := EncodeConfigMap(cm, h); err != nil {
+	if err := encodeConfigMap(cm, h, extra, MaxObjectSize); err != nil {
 		return false, err
 	}
 	client := s.client.CoreV1().ConfigMaps(s.namespace)

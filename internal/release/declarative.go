@@ -70,15 +70,19 @@ func JoinManifests(docs ...[]byte) []byte {
 }
 
 // EncodeSecret returns release r of release name release as its Secret.
-// It fails before anything is written when the Secret's data would exceed
-// MaxObjectSize, saying how large it is.
+// It fails with a *SizeError when the Secret's data would exceed
+// MaxObjectSize.
 func EncodeSecret(namespace, release string, r *Release) (*corev1.Secret, error) {
+	return encodeSecret(namespace, release, r, MaxObjectSize)
+}
+
+func encodeSecret(namespace, release string, r *Release, limit int) (*corev1.Secret, error) {
 	s := &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{Name: SecretName(release, r.Number), Namespace: namespace},
 		Type:       SecretType,
 	}
-	if err := applyRelease(s, release, r); err != nil {
+	if err := applyRelease(s, release, r, limit); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -88,7 +92,7 @@ func EncodeSecret(namespace, release string, r *Release) (*corev1.Secret, error)
 // Harness's harness.io/pruning-enabled, annotations, other keys) alone.
 // Manifests are written only when r has them, so a status change can go
 // through a Release without its manifests.
-func applyRelease(s *corev1.Secret, release string, r *Release) error {
+func applyRelease(s *corev1.Secret, release string, r *Release, limit int) error {
 	if err := r.validate(); err != nil {
 		return fmt.Errorf("%s: %w", secretName(s), err)
 	}
@@ -130,21 +134,30 @@ func applyRelease(s *corev1.Secret, release string, r *Release) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", secretName(s), err)
 		}
-		data[MetadataKey] = meta
+		// Gzipped as the manifests are: a release that creates thousands
+		// of objects lists every one of them.
+		if data[MetadataKey], err = gzipBytes(meta); err != nil {
+			return fmt.Errorf("%s: %w", secretName(s), err)
+		}
 	}
 	size := 0
 	for _, v := range data {
 		size += len(v)
 	}
-	if size > MaxObjectSize {
-		return fmt.Errorf("%s: %w: release %d's manifests are %s; gzipped, the Secret's data is %s, over the %s limit of a Secret; "+
-			"deploy fewer or smaller manifests per release, or use the legacy history",
-			secretName(s), ErrTooLarge, r.Number, sizeString(len(r.Manifests)), sizeString(size), sizeString(MaxObjectSize))
+	if size > limit {
+		content := fmt.Sprintf("release %d", r.Number)
+		if r.Manifests != nil {
+			content = fmt.Sprintf("release %d, whose manifests are %s before gzip,", r.Number, sizeString(len(r.Manifests)))
+		}
+		return &SizeError{Object: secretName(s), Kind: "Secret", Content: content, Size: size, Limit: limit}
 	}
 	s.Labels = labels
 	s.Data = data
 	return nil
 }
+
+// gzipMagic starts every gzip stream, and no JSON text.
+var gzipMagic = []byte{0x1f, 0x8b}
 
 // secretMetadata is MetadataKey of a release Secret. No fingerprint: the
 // Secret is the release, and Harness replaces it whole when it reuses the
@@ -196,6 +209,12 @@ func DecodeSecret(s *corev1.Secret) (*Release, error) {
 		}
 	}
 	if raw, ok := s.Data[MetadataKey]; ok && len(bytes.TrimSpace(raw)) > 0 {
+		// Gzip since kube-release compresses it; plain JSON before.
+		if bytes.HasPrefix(raw, gzipMagic) {
+			if raw, err = gunzip(raw); err != nil {
+				return nil, corrupt("key "+MetadataKey, err)
+			}
+		}
 		var meta secretMetadata
 		if err := json.Unmarshal(raw, &meta); err != nil {
 			return nil, corrupt("key "+MetadataKey, fmt.Errorf("invalid JSON: %w", err))

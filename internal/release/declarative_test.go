@@ -68,7 +68,7 @@ func TestHarnessDeclarativeSecret(t *testing.T) {
 	// A rollback marks it Failed.
 	updated := secret.DeepCopy()
 	r.Status = Failed
-	if err := applyRelease(updated, "web", r); err != nil {
+	if err := applyRelease(updated, "web", r, MaxObjectSize); err != nil {
 		t.Fatal(err)
 	}
 	wantLabels := map[string]string{
@@ -276,10 +276,14 @@ func TestEncodeSecretTooLarge(t *testing.T) {
 		t.Fatalf("error %v, want ErrTooLarge", err)
 	}
 	t.Log(err)
-	want := "secret default/harness.release.web.4: too large: release 4's manifests are 2.0 MiB ("
-	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "; gzipped, the Secret's data is 1.4 MiB (") ||
-		!strings.Contains(err.Error(), "), over the 1.0 MiB (1048576 bytes) limit of a Secret; ") {
+	want := "secret default/harness.release.web.4: too large: release 4, whose manifests are 2.0 MiB ("
+	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), ") before gzip, would make its data 1.4 MiB (") ||
+		!strings.HasSuffix(err.Error(), " bytes over the 1.0 MiB (1048576 bytes) limit of a Secret") {
 		t.Errorf("error %q", err)
+	}
+	var size *SizeError
+	if !errors.As(err, &size) || size.Limit != MaxObjectSize || size.Over() != size.Size-MaxObjectSize || size.Over() <= 0 {
+		t.Errorf("size error %+v", size)
 	}
 
 	// Just under the limit is fine.

@@ -116,7 +116,7 @@ func viewConfigMap(t *testing.T, cm *corev1.ConfigMap) []byte {
 	fmt.Fprintf(&b, "# %s\n", configMapName(cm))
 	for _, k := range sortedKeys(cm.Data) {
 		v := cm.Data[k]
-		if k == HistoryKey && cm.Data[CompressedKey] == "true" {
+		if k == HistoryKey && cm.Data[CompressedKey] == "true" || k == MetadataKey {
 			packed, err := base64.StdEncoding.DecodeString(v)
 			if err != nil {
 				t.Fatal(err)
@@ -125,7 +125,7 @@ func viewConfigMap(t *testing.T, cm *corev1.ConfigMap) []byte {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(&b, "%s: (standard base64 of the gzip of)\n%s", k, indent(string(y), "  "))
+			fmt.Fprintf(&b, "%s: (standard base64 of the gzip of)\n%s", k, indent(strings.TrimSuffix(string(y), "\n")+"\n", "  "))
 			continue
 		}
 		if k == CompressedKey {
@@ -147,12 +147,12 @@ func viewSecret(t *testing.T, s *corev1.Secret) []byte {
 	b.WriteString("data:\n")
 	for _, k := range sortedKeys(s.Data) {
 		v := s.Data[k]
-		if k == ManifestsKey {
+		if k == ManifestsKey || k == MetadataKey {
 			m, err := gunzip(v)
 			if err != nil {
 				t.Fatal(err)
 			}
-			fmt.Fprintf(&b, "  %s: (gzip of)\n%s", k, indent(string(m), "    "))
+			fmt.Fprintf(&b, "  %s: (gzip of)\n%s", k, indent(strings.TrimSuffix(string(m), "\n")+"\n", "    "))
 			continue
 		}
 		fmt.Fprintf(&b, "  %s: %s\n", k, v)

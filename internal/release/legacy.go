@@ -42,10 +42,20 @@ type field struct {
 // readers take either, because they bind by field name. A release's fields
 // that kube-release does not model follow, verbatim as read.
 func MarshalLegacy(h History) ([]byte, error) {
+	return marshalLegacy(h, nil)
+}
+
+// marshalLegacy is MarshalLegacy followed by the top-level keys of the
+// history that kube-release does not model, verbatim as read (see
+// unmarshalLegacy).
+func marshalLegacy(h History, extra []field) ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("version: " + legacyVersion + "\n")
 	if len(h) == 0 {
 		b.WriteString("releases: []\n")
+		if err := writeFields(&b, extra); err != nil {
+			return nil, err
+		}
 		return b.Bytes(), nil
 	}
 	// Never write what UnmarshalLegacy would refuse to read back.
@@ -107,7 +117,20 @@ func MarshalLegacy(h History) ([]byte, error) {
 			}
 		}
 	}
+	if err := writeFields(&b, extra); err != nil {
+		return nil, err
+	}
 	return b.Bytes(), nil
+}
+
+// writeFields writes kept top-level keys after the releases.
+func writeFields(b *bytes.Buffer, fields []field) error {
+	for _, f := range fields {
+		if err := writeField(b, "", f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flowID writes {kind: ..., name: ..., namespace: ..., versioned: ...}.
@@ -189,25 +212,36 @@ func writeField(b *bytes.Buffer, indent string, f field) error {
 
 // UnmarshalLegacy reads legacy history YAML, in kube-release's layout or in
 // the one Harness writes. Empty input is an empty history. Fields of a
-// release that kube-release does not model are kept (see MarshalLegacy);
-// unknown top-level keys are ignored, as Harness ignores them.
+// release that kube-release does not model are kept (see MarshalLegacy).
+// Top-level keys other than version and releases do not make a release;
+// EncodeConfigMap keeps them, this drops them.
 func UnmarshalLegacy(data []byte) (History, error) {
+	h, _, err := unmarshalLegacy(data)
+	return h, err
+}
+
+// unmarshalLegacy is UnmarshalLegacy that also returns the top-level keys
+// besides version and releases, verbatim: Harness ignores keys it does not
+// know, so a newer Harness may add one there, and a rewrite by
+// kube-release must not drop it from under the Harness that reads it.
+func unmarshalLegacy(data []byte) (History, []field, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		// Someone repairs the history by hand: the line must be right.
-		return nil, errors.New(yamlerr.Message(err, data, 1))
+		return nil, nil, errors.New(yamlerr.Message(err, data, 1))
 	}
 	if len(doc.Content) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	root := deref(doc.Content[0])
 	if isNull(root) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("the history is %s, not a mapping (line %d)", kindName(root), root.Line)
+		return nil, nil, fmt.Errorf("the history is %s, not a mapping (line %d)", kindName(root), root.Line)
 	}
 	var releases *yaml.Node
+	var extra []field
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, value := root.Content[i], deref(root.Content[i+1])
 		switch key.Value {
@@ -216,35 +250,39 @@ func UnmarshalLegacy(data []byte) (History, error) {
 				continue
 			}
 			if value.Kind != yaml.ScalarNode || value.Value != legacyVersion {
-				return nil, fmt.Errorf("version: %s is not %s, the only version kube-release reads (line %d)",
+				return nil, nil, fmt.Errorf("version: %s is not %s, the only version kube-release reads (line %d)",
 					describe(value), legacyVersion, value.Line)
 			}
 		case "releases":
 			releases = value
+		default:
+			// The value itself, not an alias of it: the anchor may be
+			// in the releases, which are written anew.
+			extra = append(extra, field{key: key.Value, value: value})
 		}
 	}
 	if releases == nil || isNull(releases) {
-		return nil, nil
+		return nil, extra, nil
 	}
 	if releases.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("releases: %s is not a list (line %d)", describe(releases), releases.Line)
+		return nil, nil, fmt.Errorf("releases: %s is not a list (line %d)", describe(releases), releases.Line)
 	}
 	h := make(History, 0, len(releases.Content))
 	line := map[int]int{}
 	for i, item := range releases.Content {
 		r, err := decodeLegacyRelease(deref(item))
 		if err != nil {
-			return nil, fmt.Errorf("releases[%d]: %w", i, err)
+			return nil, nil, fmt.Errorf("releases[%d]: %w", i, err)
 		}
 		if first, ok := line[r.Number]; ok {
-			return nil, fmt.Errorf("releases[%d]: number %d is also the number of the release on line %d (line %d)",
+			return nil, nil, fmt.Errorf("releases[%d]: number %d is also the number of the release on line %d (line %d)",
 				i, r.Number, first, item.Line)
 		}
 		line[r.Number] = item.Line
 		h = append(h, r)
 	}
 	h.sort()
-	return h, nil
+	return h, extra, nil
 }
 
 func decodeLegacyRelease(n *yaml.Node) (*Release, error) {

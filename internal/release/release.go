@@ -172,9 +172,44 @@ var (
 	// ErrCorrupt: the stored history cannot be read (see CorruptError).
 	ErrCorrupt = errors.New("release history is corrupt")
 	// ErrTooLarge: the object to write would exceed MaxObjectSize; nothing
-	// was written.
+	// was written (see SizeError).
 	ErrTooLarge = errors.New("too large")
 )
+
+// SizeError says that an object of the history would be too large, and by
+// how much. errors.Is(err, ErrTooLarge) holds for it.
+type SizeError struct {
+	// Object is the object that would be written: "configmap default/web".
+	Object string
+	// Kind is ConfigMap or Secret.
+	Kind string
+	// Content says what it would hold: "the history of 2 releases".
+	Content string
+	// Size is what its data would take, as the API server counts it: the
+	// bytes of every value (a Secret's decoded).
+	Size int
+	// Limit is what the data may take: MaxObjectSize, or less of it for
+	// Fits (see Headroom).
+	Limit int
+	// Rest is what the data takes without the release Fits was asked
+	// about: the other releases and keys. Zero from the encoders.
+	Rest int
+}
+
+// Over is how many bytes too many the data would take.
+func (e *SizeError) Over() int { return e.Size - e.Limit }
+
+func (e *SizeError) Error() string {
+	limit := fmt.Sprintf("the %s limit of a %s", sizeString(MaxObjectSize), e.Kind)
+	if e.Limit < MaxObjectSize {
+		limit = fmt.Sprintf("%s (%s, less %s kept free for the updates that follow)",
+			sizeString(e.Limit), limit, sizeString(MaxObjectSize-e.Limit))
+	}
+	return fmt.Sprintf("%s: %v: %s would make its data %s, %d bytes over %s",
+		e.Object, ErrTooLarge, e.Content, sizeString(e.Size), e.Over(), limit)
+}
+
+func (e *SizeError) Unwrap() error { return ErrTooLarge }
 
 // CorruptError says which stored object cannot be read, why, and how to
 // repair it. errors.Is(err, ErrCorrupt) holds for it.

@@ -179,7 +179,7 @@ func (s *SecretStore) update(ctx context.Context, secret *corev1.Secret, r *Rele
 	if updated.Metadata.Created.IsZero() {
 		updated.Metadata.Created = stored.Metadata.Created
 	}
-	if err := applyRelease(secret, s.release, updated); err != nil {
+	if err := applyRelease(secret, s.release, updated, MaxObjectSize); err != nil {
 		return err
 	}
 	written, err := s.client.CoreV1().Secrets(s.namespace).Update(ctx, secret, metav1.UpdateOptions{})
