@@ -183,6 +183,34 @@ func TestEvaluate(t *testing.T) {
 		wantLine:    "1 of 1 updated, 0 ready, 0 available",
 		wantFailure: `progress deadline exceeded: ReplicaSet "web-7d9f" has timed out progressing.`,
 	}, {
+		name: "deployment progress deadline older than its latest change",
+		obj: &appsv1.Deployment{ObjectMeta: withManagedFields(meta,
+			metav1.ManagedFieldsEntry{Manager: "kube-release", Operation: metav1.ManagedFieldsOperationUpdate, Time: ptr.To(metav1.Unix(1000, 0))},
+			metav1.ManagedFieldsEntry{Manager: "kube-controller-manager", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", Time: ptr.To(metav1.Unix(1200, 0))}),
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), ProgressDeadlineSeconds: ptr.To[int32](5)},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 1, ReadyReplicas: 1, AvailableReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{
+					Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+					LastUpdateTime: metav1.Unix(900, 0), LastTransitionTime: metav1.Unix(900, 0),
+					Message: `ReplicaSet "web-bad" has timed out progressing.`,
+				}}}},
+		wantPhase: inProgress,
+		wantLine:  "1 of 1 updated, 1 ready, 1 available" + staleDeadlineNote,
+	}, {
+		name: "deployment progress deadline newer than its latest change",
+		obj: &appsv1.Deployment{ObjectMeta: withManagedFields(meta,
+			metav1.ManagedFieldsEntry{Manager: "kube-release", Operation: metav1.ManagedFieldsOperationApply, Time: ptr.To(metav1.Unix(1000, 0))}),
+			Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), ProgressDeadlineSeconds: ptr.To[int32](5)},
+			Status: appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 1, UpdatedReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{
+					Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: "ProgressDeadlineExceeded",
+					LastUpdateTime: metav1.Unix(1005, 0), LastTransitionTime: metav1.Unix(1005, 0),
+					Message: `ReplicaSet "web-7d9f" has timed out progressing.`,
+				}}}},
+		wantPhase:   failed,
+		wantLine:    "1 of 1 updated, 0 ready, 0 available",
+		wantFailure: `progress deadline exceeded: ReplicaSet "web-7d9f" has timed out progressing.`,
+	}, {
 		name: "statefulset revision not yet current",
 		obj: &appsv1.StatefulSet{ObjectMeta: meta, Spec: appsv1.StatefulSetSpec{Replicas: ptr.To[int32](2)},
 			Status: appsv1.StatefulSetStatus{ObservedGeneration: 2, Replicas: 2, ReadyReplicas: 2, CurrentReplicas: 2, UpdatedReplicas: 2, AvailableReplicas: 2,
@@ -236,6 +264,23 @@ func TestEvaluate(t *testing.T) {
 				t.Errorf("evaluate = {%v %q %q}, want {%v %q %q}", ev.phase, ev.line, ev.failure, tt.wantPhase, tt.wantLine, tt.wantFailure)
 			}
 		})
+	}
+}
+
+func withManagedFields(meta metav1.ObjectMeta, entries ...metav1.ManagedFieldsEntry) metav1.ObjectMeta {
+	meta.ManagedFields = entries
+	return meta
+}
+
+func TestDeadlineReplicaSet(t *testing.T) {
+	for msg, want := range map[string]string{
+		`ReplicaSet "web-7d9f" has timed out progressing.`: "web-7d9f",
+		`Deployment "web" has timed out progressing.`:      "",
+		"": "",
+	} {
+		if got := deadlineReplicaSet(msg); got != want {
+			t.Errorf("deadlineReplicaSet(%q) = %q, want %q", msg, got, want)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"fmt"
+	"regexp"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -30,6 +31,10 @@ type evaluation struct {
 	line string
 	// failure says why a failed workload failed, lower-case.
 	failure string
+	// deadlineRS is, for a Deployment failed on its progress deadline, the
+	// ReplicaSet the condition names: the failure is real only if that is
+	// still the Deployment's current ReplicaSet (see staleDeadline).
+	deadlineRS string
 }
 
 // countReasons are the kstatus reasons that only restate the counts already
@@ -98,7 +103,16 @@ func evaluate(obj runtime.Object) (evaluation, error) {
 	case status.CurrentStatus:
 		return evaluation{phase: ready, line: counts}, nil
 	case status.FailedStatus:
-		return evaluation{phase: failed, line: counts, failure: failureOf(res)}, nil
+		ev := evaluation{phase: failed, line: counts, failure: failureOf(res)}
+		if d, ok := obj.(*appsv1.Deployment); ok {
+			if cond := progressDeadline(d); cond != nil {
+				if deadlinePredatesChange(d, cond) {
+					return evaluation{phase: inProgress, line: counts + staleDeadlineNote}, nil
+				}
+				ev.deadlineRS = deadlineReplicaSet(cond.Message)
+			}
+		}
+		return ev, nil
 	}
 	// InProgress, and also Terminating and Unknown: a workload being deleted
 	// ends the wait through its Deleted watch event, not here.
@@ -142,6 +156,60 @@ func evaluateJob(job *batchv1.Job) (evaluation, error) {
 	}
 	return evaluation{phase: inProgress, line: line}, nil
 }
+
+// staleDeadlineNote ends the progress line of a Deployment whose
+// ProgressDeadlineExceeded condition belongs to an earlier rollout.
+const staleDeadlineNote = " (the progress deadline reported is an earlier rollout's; waiting for the controller)"
+
+// progressDeadline returns a Deployment's Progressing condition when it says
+// ProgressDeadlineExceeded.
+func progressDeadline(d *appsv1.Deployment) *appsv1.DeploymentCondition {
+	for i, c := range d.Status.Conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Status == corev1.ConditionFalse && c.Reason == "ProgressDeadlineExceeded" {
+			return &d.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// deadlinePredatesChange reports whether a Deployment's progress deadline
+// condition is older than the latest write to its spec. The deployment
+// controller changes a condition only when its reason changes, so after a
+// rollback to an existing ReplicaSet (or any change that raises no count at
+// once) a timed-out Deployment keeps the old ProgressDeadlineExceeded, with
+// an up-to-date observedGeneration, until the new rollout completes:
+// kstatus, and kubectl rollout status, call that a failure. Both times come
+// from the API server's clock (managedFields record when each manager last
+// wrote), so the runner's clock plays no part.
+func deadlinePredatesChange(d *appsv1.Deployment, cond *appsv1.DeploymentCondition) bool {
+	at := cond.LastUpdateTime
+	if at.IsZero() {
+		at = cond.LastTransitionTime
+	}
+	if at.IsZero() {
+		return false
+	}
+	for _, mf := range d.ManagedFields {
+		// Status writes (the controller's own) are not changes of the
+		// Deployment; every other write is.
+		if mf.Subresource == "" && mf.Time != nil && at.Before(mf.Time) {
+			return true
+		}
+	}
+	return false
+}
+
+// deadlineReplicaSet returns the ReplicaSet a progress deadline message
+// names ("ReplicaSet "web-7d9f" has timed out progressing."), or "".
+func deadlineReplicaSet(message string) string {
+	m := deadlineMessage.FindStringSubmatch(message)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+var deadlineMessage = regexp.MustCompile(`^ReplicaSet "([^"]+)" has timed out progressing`)
 
 // jobFailure says why a Job failed: "BackoffLimitExceeded: Job has reached
 // the specified backoff limit".

@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -138,6 +139,50 @@ func TestWaitProgressDeadline(t *testing.T) {
 	}
 	if elapsed > 30*time.Second {
 		t.Errorf("progress deadline noticed after %s", elapsed)
+	}
+}
+
+// A Deployment that ran out its progress deadline and is rolled back to
+// its previous ReplicaSet keeps the old ProgressDeadlineExceeded condition
+// until the rollback completes (no count rises, so the controller does not
+// touch it). That is not a failure of the rollback: the wait goes on to
+// steady state. With one replica and with three, where the old ReplicaSet
+// keeps all its pods and the rollback only scales the broken one down.
+func TestWaitAfterUndoFromProgressDeadline(t *testing.T) {
+	t.Parallel()
+	c := testcluster.Shared(t)
+	for _, replicas := range []int32{1, 3} {
+		t.Run(fmt.Sprintf("replicas %d", replicas), func(t *testing.T) {
+			t.Parallel()
+			ns := c.Namespace(t)
+			cs := c.Typed(t)
+			ctx := context.Background()
+			d := testcluster.Deployment("web", testcluster.GoodImage, replicas)
+			d.Spec.ProgressDeadlineSeconds = ptr.To[int32](5)
+			w := create(t, cs, ns, d)
+			waiter := NewWaiter(cs, Options{Timeout: 2 * time.Minute})
+			if _, err := waiter.Wait(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+			setImage(t, cs, w[0], testcluster.MissingImage)
+			if _, err := waiter.Wait(ctx, w); !errors.Is(err, ErrFailed) {
+				t.Fatalf("wait for the broken rollout: %v, want ErrFailed", err)
+			}
+			if _, err := Undo(ctx, cs, w[0], 1); err != nil {
+				t.Fatal(err)
+			}
+			results, err := waiter.Wait(ctx, w)
+			if err != nil {
+				t.Fatalf("wait after the undo: %v", err)
+			}
+			if results[0].Revision != "3" {
+				t.Errorf("revision after the undo = %q, want 3", results[0].Revision)
+			}
+			// And a wait on the rolled-back Deployment, now steady, is done.
+			if _, err := waiter.Wait(ctx, w); err != nil {
+				t.Errorf("wait again: %v", err)
+			}
+		})
 	}
 }
 

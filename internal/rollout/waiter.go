@@ -380,6 +380,9 @@ func (l *loop) observe(t *tracker, obj runtime.Object) {
 		l.fail(t, fmt.Errorf("%s: %w", t.w, err))
 		return
 	}
+	if ev.phase == failed && ev.deadlineRS != "" && l.staleDeadline(t, obj.(*appsv1.Deployment), ev.deadlineRS) {
+		ev = evaluation{phase: inProgress, line: ev.line + staleDeadlineNote}
+	}
 	t.obj, t.eval, t.line = obj, ev, ev.line
 	switch ev.phase {
 	case ready:
@@ -396,6 +399,23 @@ func (l *loop) observe(t *tracker, obj runtime.Object) {
 			l.fail(t, fmt.Errorf("%s: %w: %s%s", t.w, ErrFailed, strings.TrimSuffix(ev.failure, "."), podSuffix(t.pods)))
 		}
 	}
+}
+
+// staleDeadline reports whether a Deployment's progress deadline names a
+// ReplicaSet other than the one of its current template: the deadline of
+// the rollout it was taken away from, which the controller keeps until the
+// new one completes (see deadlinePredatesChange). It costs a request, on
+// the failure path only; when the ReplicaSets cannot be read the failure
+// stands, as kstatus has it.
+func (l *loop) staleDeadline(t *tracker, d *appsv1.Deployment, named string) bool {
+	ctx, cancel := context.WithTimeout(l.ctx, podCheckTimeout)
+	defer cancel()
+	rss, err := OwnedReplicaSets(ctx, l.client, d)
+	if err != nil {
+		return false
+	}
+	rs := newReplicaSet(rss, d)
+	return rs == nil || rs.Name != named
 }
 
 func (l *loop) fail(t *tracker, err error) {
