@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -15,6 +16,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kube-release/kube-release/internal/kube/typed"
 )
@@ -51,6 +53,59 @@ func Revision(ctx context.Context, client typed.Interface, w Workload) (string, 
 		return "", fmt.Errorf("%s: revision: %w", w, err)
 	}
 	return rev, nil
+}
+
+// ObservedRevision waits until the workload's controller has observed its
+// latest generation and returns the revision of its current template. After
+// an Undo the controller gives the restored template a new number, and this
+// is it, known long before the rollout is done: a history that records it
+// at once lets a rollback that is interrupted while waiting be run again.
+// It polls, since the controller usually answers within a second.
+func ObservedRevision(ctx context.Context, client typed.Interface, w Workload) (string, error) {
+	if err := w.validate(); err != nil {
+		return "", err
+	}
+	var rev string
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		obj, err := w.Get(ctx, client)
+		if err != nil {
+			return false, permanent(err)
+		}
+		m, ok := obj.(metav1.Object)
+		if !ok || observedGeneration(obj) < m.GetGeneration() {
+			return false, nil
+		}
+		rev, err = revisionOf(ctx, client, obj)
+		if errors.Is(err, ErrNoRevision) {
+			return false, nil
+		}
+		return err == nil, permanent(err)
+	})
+	if err != nil {
+		return "", fmt.Errorf("%s: revision: %w", w, err)
+	}
+	return rev, nil
+}
+
+// permanent is err unless a retry may get past it.
+func permanent(err error) error {
+	if transient(err) {
+		return nil
+	}
+	return err
+}
+
+// observedGeneration is status.observedGeneration of an apps/v1 workload.
+func observedGeneration(obj runtime.Object) int64 {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o.Status.ObservedGeneration
+	case *appsv1.StatefulSet:
+		return o.Status.ObservedGeneration
+	case *appsv1.DaemonSet:
+		return o.Status.ObservedGeneration
+	}
+	return 0
 }
 
 // revisionOf reads the revision of the template in obj; "" for a Job.

@@ -91,6 +91,13 @@ func undo(ctx context.Context, client typed.Interface, w Workload, revision int6
 			}
 		}
 		if target == nil {
+			// A rollback to an existing ReplicaSet renumbers it, and the
+			// controller keeps its former numbers in revision-history:
+			// an undo that was interrupted, or one that already ran,
+			// still finds the template it returned to.
+			target = renumbered(rss, revision)
+		}
+		if target == nil {
 			return "", notFound(revs)
 		}
 		if o.Spec.Paused {
@@ -150,6 +157,21 @@ func undoFromHistory(ctx context.Context, client typed.Interface, owner metav1.O
 	return rolledBack, nil
 }
 
+// RevisionHistoryAnnotation lists the former revision numbers of a
+// ReplicaSet that a rollout to its template again made current.
+const RevisionHistoryAnnotation = "deployment.kubernetes.io/revision-history"
+
+// renumbered returns the ReplicaSet that once had revision, or nil.
+func renumbered(rss []*appsv1.ReplicaSet, revision int64) *appsv1.ReplicaSet {
+	want := strconv.FormatInt(revision, 10)
+	for _, rs := range rss {
+		if slices.Contains(strings.Split(rs.Annotations[RevisionHistoryAnnotation], ","), want) {
+			return rs
+		}
+	}
+	return nil
+}
+
 func skippedMessage(revision int64) string {
 	return fmt.Sprintf("%s (current template already matches revision %d)", rollbackSkipped, revision)
 }
@@ -165,7 +187,7 @@ func notFound(revs []int64) error {
 var deploymentAnnotationsKept = []string{
 	corev1.LastAppliedConfigAnnotation,
 	RevisionAnnotation,
-	"deployment.kubernetes.io/revision-history",
+	RevisionHistoryAnnotation,
 	"deployment.kubernetes.io/desired-replicas",
 	"deployment.kubernetes.io/max-replicas",
 	appsv1.DeprecatedRollbackTo,

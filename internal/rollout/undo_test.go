@@ -67,6 +67,19 @@ func TestRevisionAndUndo(t *testing.T) {
 			if got := imageOf(t, cs, w); got != testcluster.GoodImage {
 				t.Errorf("image after undo = %q, want %q", got, testcluster.GoodImage)
 			}
+			// The new number is known as soon as the controller saw the
+			// undo, long before the rollout is done.
+			if got, err := ObservedRevision(ctx, cs, w); err != nil || got != "3" {
+				t.Errorf("ObservedRevision after undo = %q, %v; want 3", got, err)
+			}
+			if tc.kind == KindDeployment {
+				// An undo run again with the number it was given finds
+				// the ReplicaSet the first one renumbered.
+				msg, err := Undo(ctx, cs, w, 1)
+				if err != nil || !strings.HasPrefix(msg, "skipped rollback") {
+					t.Errorf("undo to revision 1 again: %q, %v; want skipped", msg, err)
+				}
+			}
 			wait("3")
 
 			msg, err = Undo(ctx, cs, w, 3)
