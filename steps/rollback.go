@@ -110,9 +110,14 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	if current.Status == release.InProgress {
 		log.Infof("Release %d is InProgress: its run ended without recording an outcome", current.Number)
 	}
-	if rb.cfg.ReleaseNumber == 0 && current.Status == release.Succeeded {
+	if rb.cfg.ReleaseNumber == 0 && rb.cfg.RollbackTo == 0 && current.Status == release.Succeeded {
 		log.Info("No failed release found. Skipping rollback.")
-		return rb.result(rollbackSkipped, nil, current, ""), nil
+		return rb.result(rollbackSkipped, nil, nil, ""), nil
+	}
+	if current.Status == release.Succeeded {
+		// Asked for by number: a release that succeeded but is wrong (a bad
+		// config that passed its checks) is rolled back like a failed one.
+		log.Infof("Release %d Succeeded; rolling it back as asked", current.Number)
 	}
 	target, err := rb.target(history, current)
 	if err != nil {
@@ -226,7 +231,7 @@ func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, e
 	log := rb.env.Log
 	if rb.cfg.OnFirstFailure != OnFirstFailureDelete {
 		log.Info("No previous eligible release found. Can't rollback.")
-		return rb.result(rollbackSkipped, nil, current, evidence), nil
+		return rb.result(rollbackSkipped, nil, nil, evidence), nil
 	}
 	created := current.Metadata.CreatedObjects
 	if len(created) == 0 {
@@ -354,6 +359,7 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 		}
 		wg.Wait()
 		var errs []error
+		var undoneWorkloads []rollout.Workload
 		for _, r := range results {
 			switch {
 			case r == nil:
@@ -361,8 +367,13 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 				errs = append(errs, r.err)
 			default:
 				log.Infof("%s: %s", r.workload, r.msg)
+				undoneWorkloads = append(undoneWorkloads, r.workload)
 			}
 		}
+		// Even when some undo failed, or the step is being cancelled, the
+		// history must name the revisions the undone workloads now have:
+		// a rollback run again finds its target by them.
+		rb.refreshRevisions(ctx, target, undoneWorkloads)
 		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
@@ -397,22 +408,67 @@ func (rb *Rollback) pruneAdded(ctx context.Context, applier *apply.Applier, curr
 	return nil
 }
 
+// refreshRevisions records, as soon as their controllers have seen the
+// undo, the revision numbers the undone workloads of a legacy target have
+// now: undo renumbers the template it returns to, and a history that kept
+// the old number could not be rolled back again after an interruption. It
+// runs on a short context of its own, so a cancelled step still records
+// them; a failure is a warning, since markRolledBack tries again.
+func (rb *Rollback) refreshRevisions(parent context.Context, target *stored, workloads []rollout.Workload) {
+	if len(workloads) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)
+	defer cancel()
+	revisions := make([]rollout.Result, len(workloads))
+	var wg sync.WaitGroup
+	for i, w := range workloads {
+		wg.Go(func() {
+			rev, err := rollout.ObservedRevision(ctx, rb.env.Clients.Typed, w)
+			if err != nil {
+				rb.env.Log.Warnf("release %d: %v", target.Number, err)
+			}
+			revisions[i] = rollout.Result{Workload: w, Revision: rev}
+		})
+	}
+	wg.Wait()
+	if err := rb.recordRevisions(ctx, target, revisions); err != nil {
+		rb.env.Log.Warn(err)
+	}
+}
+
+// recordRevisions updates the revisions a legacy target records for its
+// workloads, when any changed.
+func (rb *Rollback) recordRevisions(ctx context.Context, target *stored, results []rollout.Result) error {
+	updated := target.Release.Clone()
+	changed := false
+	for i, w := range updated.Workloads {
+		for _, res := range results {
+			if res.Workload.Kind == w.ID.Kind && res.Workload.Namespace == w.ID.Namespace && res.Workload.Name == w.ID.Name &&
+				res.Revision != "" && res.Revision != w.Revision {
+				updated.Workloads[i].Revision = res.Revision
+				changed = true
+			}
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := target.store.Update(ctx, updated); err != nil {
+		return fmt.Errorf("record the revisions of release %d: %w", target.Number, err)
+	}
+	target.Release = updated
+	return nil
+}
+
 // markRolledBack records the outcome: the rolled-back release is Failed,
 // and a legacy target's workloads record the revision they are at now,
 // because undo gives the restored template a new revision number and the
 // old one no longer exists.
 func (rb *Rollback) markRolledBack(ctx context.Context, current, target *stored, waited []rollout.Result) error {
-	if !target.declarative && len(waited) > 0 {
-		updated := target.Release.Clone()
-		for i, w := range updated.Workloads {
-			for _, res := range waited {
-				if res.Workload.Kind == w.ID.Kind && res.Workload.Namespace == w.ID.Namespace && res.Workload.Name == w.ID.Name && res.Revision != "" {
-					updated.Workloads[i].Revision = res.Revision
-				}
-			}
-		}
-		if err := target.store.Update(ctx, updated); err != nil {
-			return fmt.Errorf("record the revisions of release %d: %w", target.Number, err)
+	if !target.declarative {
+		if err := rb.recordRevisions(ctx, target, waited); err != nil {
+			return err
 		}
 	}
 	return rb.markFailedErr(ctx, current, "rolled back")
