@@ -37,7 +37,7 @@ type OutputKey struct {
 func OutputKeys() []OutputKey {
 	return []OutputKey{
 		{OutputRelease, []string{"rolling", "rollback", "history"}, "the release name"},
-		{OutputReleaseNumber, []string{"rolling", "rollback", "history"}, "rolling: the number of the release it created; rollback: the number of the release it returned to (empty when it did not roll back); history: the newest release (empty for none)"},
+		{OutputReleaseNumber, []string{"rolling", "rollback", "history"}, "rolling: the number of the release it created (empty when it failed before recording one, as in a failed dry run); rollback: the number of the release it returned to (empty when it did not roll back); history: the newest release (empty for none)"},
 		{OutputPreviousReleaseNumber, []string{"rolling", "history"}, "the last successful release before this one, or before the newest (empty for none): what a rollback returns to"},
 		{OutputRolledBackReleaseNumber, []string{"rollback"}, "the number of the release that was rolled back (empty when there was none)"},
 		{OutputStatus, []string{"rolling", "rollback", "apply", "history"}, "rolling, apply: Succeeded or Failed; rollback: Succeeded, Failed or Skipped; history: the newest release's status"},
