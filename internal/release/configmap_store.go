@@ -2,6 +2,7 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -112,6 +113,38 @@ func (s *ConfigMapStore) CreateDropping(ctx context.Context, r *Release, drop ..
 	})
 	if err == nil {
 		r.Metadata.Created = created.Metadata.Created
+	}
+	return err
+}
+
+// Fits implements the check of the package function Fits on the ConfigMap
+// as last read: r replaces a release of its number, the releases numbered
+// drop leave, and the keys and labels others put on the ConfigMap count
+// as they are.
+func (s *ConfigMapStore) Fits(r *Release, drop ...int) error {
+	if err := r.validate(); err != nil {
+		return fmt.Errorf("%s: %w", s.object(), err)
+	}
+	cm := s.remembered()
+	if cm == nil {
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: s.name, Namespace: s.namespace}}
+	}
+	h, extra, err := decodeConfigMap(cm)
+	if err != nil {
+		return err
+	}
+	rest := slices.DeleteFunc(slices.Clone(h), func(old *Release) bool {
+		return old.Number == r.Number || slices.Contains(drop, old.Number)
+	})
+	final := r.Clone()
+	if final.Metadata.Created.IsZero() {
+		final.Metadata.Created = s.now()
+	}
+	err = encodeConfigMap(cm, append(slices.Clone(rest), final), extra, MaxObjectSize-Headroom)
+	if size, ok := errors.AsType[*SizeError](err); ok {
+		if data, err := configMapData(cm, rest, extra); err == nil {
+			size.Rest = configMapSize(data, cm.BinaryData)
+		}
 	}
 	return err
 }

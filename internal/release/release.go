@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -175,6 +176,65 @@ var (
 	// was written (see SizeError).
 	ErrTooLarge = errors.New("too large")
 )
+
+// UnreadableError is the error of a List that read some releases and not
+// others: the History returned beside it holds the readable ones. A caller
+// that needs none of the unreadable ones (a rollback to a release that
+// reads fine) can go on, and should say which they are and why.
+// errors.Is(err, ErrCorrupt) holds for it.
+type UnreadableError struct {
+	// Releases are the unreadable releases, highest number first.
+	Releases []Unreadable
+}
+
+// Unreadable is a release that cannot be read, and what is known of it.
+type Unreadable struct {
+	// Number is the release's number, 0 when nothing says.
+	Number int
+	// Status is its status, "" when that cannot be read either.
+	Status Status
+	// Secret names the object: "secret default/harness.release.web.3".
+	Secret string
+	// Err says what is wrong and how to repair it (a *CorruptError).
+	Err error
+}
+
+func (e *UnreadableError) Error() string {
+	msgs := make([]string, len(e.Releases))
+	for i, u := range e.Releases {
+		msgs[i] = u.Err.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+func (e *UnreadableError) Unwrap() []error {
+	errs := []error{ErrCorrupt}
+	for _, u := range e.Releases {
+		errs = append(errs, u.Err)
+	}
+	return errs
+}
+
+// Get returns the unreadable release numbered n, nil if there is none.
+func (e *UnreadableError) Get(n int) *Unreadable {
+	for i := range e.Releases {
+		if e.Releases[i].Number == n {
+			return &e.Releases[i]
+		}
+	}
+	return nil
+}
+
+// Highest is the highest number of an unreadable release, 0 when no number
+// is known: numbering must go on above it, or a new release would take
+// the name of a Secret that exists.
+func (e *UnreadableError) Highest() int {
+	highest := 0
+	for _, u := range e.Releases {
+		highest = max(highest, u.Number)
+	}
+	return highest
+}
 
 // SizeError says that an object of the history would be too large, and by
 // how much. errors.Is(err, ErrTooLarge) holds for it.

@@ -1,10 +1,13 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +57,7 @@ func (s *SecretStore) List(ctx context.Context) (History, error) {
 	}
 	h := make(History, 0, len(list.Items))
 	names := map[int]string{}
+	var unreadable []Unreadable
 	for i := range list.Items {
 		item := &list.Items[i]
 		// The server filters already; this keeps List right against one
@@ -63,7 +67,10 @@ func (s *SecretStore) List(ctx context.Context) (History, error) {
 		}
 		r, err := DecodeSecret(item)
 		if err != nil {
-			return nil, err
+			// One damaged release must not hide the others: a rollback
+			// to a release that reads fine still works.
+			unreadable = append(unreadable, s.unreadable(item, err))
+			continue
 		}
 		if other, ok := names[r.Number]; ok {
 			return nil, &CorruptError{
@@ -81,7 +88,40 @@ func (s *SecretStore) List(ctx context.Context) (History, error) {
 		s.remember(&list.Items[i])
 	}
 	h.sort()
+	if len(unreadable) > 0 {
+		slices.SortFunc(unreadable, func(a, b Unreadable) int { return cmp.Compare(b.Number, a.Number) })
+		return h, &UnreadableError{Releases: unreadable}
+	}
 	return h, nil
+}
+
+// unreadable is what is known of a release Secret that cannot be read:
+// its number from its label, else from its name, and its status label.
+func (s *SecretStore) unreadable(secret *corev1.Secret, err error) Unreadable {
+	u := Unreadable{Secret: secretName(secret), Err: err}
+	if n, err := strconv.Atoi(secret.Labels[LabelNumber]); err == nil && n >= 1 {
+		u.Number = n
+	} else if rest, ok := strings.CutPrefix(secret.Name, secretPrefix+"."+s.release+"."); ok {
+		if n, err := strconv.Atoi(rest); err == nil && n >= 1 {
+			u.Number = n
+		}
+	}
+	if st := Status(secret.Labels[LabelStatus]); st.valid() {
+		u.Status = st
+	}
+	return u
+}
+
+// Fits implements the check of the package function Fits: r's Secret,
+// created as Create creates it, holds it within MaxObjectSize less
+// Headroom. drop does not matter: each release has a Secret of its own.
+func (s *SecretStore) Fits(r *Release, _ ...int) error {
+	final := r.Clone()
+	if final.Metadata.Created.IsZero() {
+		final.Metadata.Created = s.now()
+	}
+	_, err := encodeSecret(s.namespace, s.release, final, MaxObjectSize-Headroom)
+	return err
 }
 
 // remember keeps a copy of a release Secret as the server has it now.

@@ -14,7 +14,10 @@ import (
 // use it; ConfigMapStore, SecretStore and MemoryStore implement it.
 type Store interface {
 	// List returns every release, newest first. No history is an empty
-	// History and no error; an unreadable one is an ErrCorrupt error.
+	// History and no error; an unreadable one is an ErrCorrupt error. A
+	// store that keeps one object per release (SecretStore) reads what it
+	// can: when some releases cannot be read, it returns the others with
+	// an *UnreadableError that lists them.
 	List(ctx context.Context) (History, error)
 	// Get returns release number n, or an ErrNotFound error.
 	Get(ctx context.Context, number int) (*Release, error)
@@ -29,6 +32,30 @@ type Store interface {
 	// Delete removes the releases with these numbers; numbers not in the
 	// history are skipped, so a cleanup can be repeated.
 	Delete(ctx context.Context, numbers ...int) error
+}
+
+// Headroom is what Fits keeps free of MaxObjectSize. The writes after the
+// check may grow the history by a little that it cannot foresee exactly:
+// a rollback records new revision numbers (with more digits, say) and a
+// failure reason, and gzip may code a slightly different text a few bytes
+// longer.
+const Headroom = 4 << 10
+
+// Fits reports whether s can record r, after removing the releases
+// numbered drop, within MaxObjectSize less Headroom: a *SizeError when it
+// cannot, saying by how much. It writes nothing and reads nothing; a store
+// that keeps its history in one object checks it as the store last read
+// it, so call it after List. Check the largest form r will take (its final
+// record: revisions, failure reason and created objects filled in) before
+// the first write of a deploy, and no later write of the deploy is the
+// first to fail. A store without a size limit (MemoryStore) always fits.
+func Fits(s Store, r *Release, drop ...int) error {
+	if f, ok := s.(interface {
+		Fits(*Release, ...int) error
+	}); ok {
+		return f.Fits(r, drop...)
+	}
+	return r.validate()
 }
 
 // CreateDropping removes the releases numbered drop (a cleanup) and
