@@ -13,6 +13,13 @@
 //
 // So a dry run tells new from existing but not changed from unchanged; the
 // real apply that follows tells all three (see Options.Baseline).
+//
+// An answer can be lost after the server acted on the request (the API
+// server dies, the connection drops): the retry then answers 200 for an
+// object that the lost attempt created. Given a Baseline that found the
+// object new, it is still reported created; an object whose outcome stays
+// unknown is listed in Result.MaybeCreated when the Baseline found it new,
+// in Result.Unproven when there is no Baseline to say.
 package apply
 
 import (
@@ -30,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 )
@@ -218,17 +226,24 @@ func (a *Applier) dryRun(ctx context.Context, objs []*unstructured.Unstructured,
 	return result()
 }
 
-// add records the outcomes of one stage: skips and changes in res, in
-// order. It returns the stage's changes and its failures.
+// add records the outcomes of one stage: skips, changes and what may have
+// been created in res, in order. It returns the stage's changes and its
+// failures.
 func (res *Result) add(outs []outcome) (changes []Change, errs []error) {
 	for _, o := range outs {
 		switch {
 		case o.err != nil:
 			errs = append(errs, o.err)
+			if o.maybeCreated != nil {
+				res.MaybeCreated = append(res.MaybeCreated, *o.maybeCreated)
+			}
 		case o.skip != nil:
 			res.Skipped = append(res.Skipped, *o.skip)
 		default:
 			changes = append(changes, o.change)
+		}
+		if o.unproven != nil {
+			res.Unproven = append(res.Unproven, *o.unproven)
 		}
 	}
 	res.Changes = append(res.Changes, changes...)
@@ -299,19 +314,26 @@ func (a *Applier) parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// outcome is the result of one object: exactly one field is set.
+// outcome is the result of one object: exactly one of change, skip and
+// err is set. maybeCreated may come with err, unproven with err or change
+// (see Result).
 type outcome struct {
-	change Change
-	skip   *Skip
-	err    error
+	change       Change
+	skip         *Skip
+	err          error
+	maybeCreated *Change
+	unproven     *Ref
 }
 
 // run is the state of one Apply.
 type run struct {
 	a    *Applier
 	opts Options
-	// baseline maps existing objects to their resourceVersion in the dry run.
+	// baseline maps existing objects to their resourceVersion in the dry
+	// run; absent holds the objects it found new (created, or skipped
+	// because their Namespace or CRD is new too).
 	baseline map[Ref]string
+	absent   map[Ref]bool
 	// setNamespaces and setKinds are the Namespaces and the kinds of the
 	// CRDs (to the CRD's name) in the set.
 	setNamespaces map[string]bool
@@ -327,6 +349,7 @@ func newRun(a *Applier, objs []*unstructured.Unstructured, opts Options) *run {
 		a:             a,
 		opts:          opts,
 		baseline:      map[Ref]string{},
+		absent:        map[Ref]bool{},
 		setNamespaces: map[string]bool{},
 		setKinds:      map[schema.GroupKind]string{},
 		newNamespaces: map[string]bool{},
@@ -334,9 +357,15 @@ func newRun(a *Applier, objs []*unstructured.Unstructured, opts Options) *run {
 	}
 	if opts.Baseline != nil && !opts.DryRun {
 		for _, c := range opts.Baseline.Changes {
-			if c.Action != Created && c.Object != nil {
+			switch {
+			case c.Action == Created:
+				r.absent[c.Ref] = true
+			case c.Object != nil:
 				r.baseline[c.Ref] = c.Object.GetResourceVersion()
 			}
+		}
+		for _, s := range opts.Baseline.Skipped {
+			r.absent[s.Ref] = true
 		}
 	}
 	for _, obj := range objs {
@@ -381,6 +410,7 @@ func (r *run) learn(st stage, objs []*unstructured.Unstructured, outs []outcome)
 func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome {
 	a := r.a
 	ref := RefOf(obj)
+	asGiven := ref // as a dry run that skipped the object recorded it
 	gvk := obj.GroupVersionKind()
 	fail := func(err error) outcome {
 		return outcome{err: &ObjectError{Ref: ref, Err: scrub(err, secretValues(obj))}}
@@ -429,7 +459,13 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 	}
 	var code int
 	var raw []byte
+	// cut is set once an attempt failed in a way that does not prove the
+	// server refused it: the object may have been applied, its answer lost.
+	cut := false
 	err = a.retry.do(ctx, func() error {
+		if err := ctx.Err(); err != nil {
+			return err // not sent
+		}
 		req := a.rest.Patch(types.ApplyPatchType).
 			AbsPath(resourcePath(mapping, ref.Namespace, ref.Name)).
 			Param("fieldManager", a.manager).
@@ -442,29 +478,76 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 		}
 		res := req.Do(ctx).StatusCode(&code)
 		if err := res.Error(); err != nil {
+			cut = cut || !refused(err)
 			return err
 		}
 		raw, _ = res.Raw()
 		return nil
 	})
+	absent := r.absent[ref] || r.absent[asGiven]
+	noBaseline := r.opts.Baseline == nil && !r.opts.DryRun
 	if err != nil {
 		if r.opts.DryRun && namespaceMissing(err, ref.Namespace) && r.setNamespaces[ref.Namespace] {
 			return skip(kindNamespace + " " + ref.Namespace + " is created by the same set")
 		}
-		return fail(err)
+		o := fail(err)
+		switch {
+		case cut && absent:
+			o.maybeCreated = &Change{Ref: ref, Action: Created, Object: obj}
+		case cut && noBaseline:
+			o.unproven = &ref
+		}
+		return o
 	}
 	out := &unstructured.Unstructured{}
 	if err := out.UnmarshalJSON(raw); err != nil {
 		return fail(fmt.Errorf("decoding the response: %w", err))
 	}
 
-	action := Configured
-	if code == http.StatusCreated {
-		action = Created
-	} else if rv, ok := r.baseline[ref]; ok && rv != "" && rv == out.GetResourceVersion() {
-		action = Unchanged
+	// Whether this Apply created the object is decided from what the run
+	// observed, not from the object: its creationTimestamp and the times
+	// in its managedFields come from the server's clock with second
+	// precision, and an object that an earlier deploy applied carries the
+	// same field manager. So:
+	//   - 201: created.
+	//   - 200 after an attempt that was cut off (the connection dropped or
+	//     the API server died after writing, and the answer was lost):
+	//     created when the dry run just before found the object new, since
+	//     the lost attempt is then what created it. Only another writer
+	//     creating the very same object between the dry run and this
+	//     attempt could make that wrong.
+	//   - 200 after a cut-off attempt without a dry run: unknown. It is
+	//     reported configured and listed in Result.Unproven: an object that
+	//     may have existed before the run must never be taken for one it
+	//     created, or a first-failure rollback would delete it.
+	//   - 200 to an attempt with none cut off before it: the object existed
+	//     before this Apply, whatever the dry run said.
+	o := outcome{change: Change{Ref: ref, Action: Configured, Object: out}}
+	switch {
+	case code == http.StatusCreated, cut && absent:
+		o.change.Action = Created
+	case cut && noBaseline:
+		o.unproven = &ref
+	default:
+		if rv, ok := r.baseline[ref]; ok && rv != "" && rv == out.GetResourceVersion() {
+			o.change.Action = Unchanged
+		}
 	}
-	return outcome{change: Change{Ref: ref, Action: action, Object: out}}
+	return o
+}
+
+// refused tells whether a failed request certainly changed nothing: the
+// API server answered 4xx (invalid, forbidden, conflict, too many
+// requests), or the connection was refused. Anything else (a 5xx such as a
+// timeout, a connection reset or closed mid-request, a context that ended
+// while it was in flight) may have come after the server applied it.
+func refused(err error) bool {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		code := status.Status().Code
+		return code >= 400 && code < 500
+	}
+	return utilnet.IsConnectionRefused(err)
 }
 
 // namespaceMissing tells whether err is the API's answer for an object in a

@@ -52,7 +52,8 @@ func (r Ref) subject() string {
 type Action string
 
 const (
-	// Created: the object did not exist.
+	// Created: the object did not exist before this Apply (see the
+	// package documentation for an answer that was lost).
 	Created Action = "created"
 	// Configured: the object existed and was changed, or existed and no dry
 	// run told what it looked like before (see Options.Baseline).
@@ -96,6 +97,19 @@ type Result struct {
 	// CustomResourceDefinition it needs is part of the same set and does not
 	// exist yet. Always empty for a real apply.
 	Skipped []Skip
+	// MaybeCreated lists the objects whose apply failed with its outcome
+	// unknown although the Baseline found them new: a request was cut off
+	// before its answer (the context ended, the connection dropped) and no
+	// later attempt settled it. Such an object may exist now, and if it
+	// does, this Apply created it. Their failures are among Apply's
+	// errors; Object is the object as sent, Action is Created. An object
+	// the Baseline saw existing is never listed.
+	MaybeCreated []Change
+	// Unproven lists the objects a cut-off request may have created where
+	// no Baseline says whether they existed before: they are reported
+	// configured (or failed), and nothing tells whether this Apply created
+	// them.
+	Unproven []Ref
 }
 
 // String formats the change set one entry per line.
