@@ -342,7 +342,8 @@ current-context: ci
 		// The target namespace is not created either: a typo in it must
 		// not deploy a release somewhere new.
 		{name: "target namespace that does not exist", env: map[string]string{"PLUGIN_NAMESPACE": "{absent}"}, files: app,
-			code: 1, errParts: []string{"rolling: ", "namespaces \"{absent}\" not found"},
+			code: 1, err: "rolling: namespace {absent} does not exist and the manifests do not hold it: " +
+				"add a Namespace named {absent} to the manifests, set create_namespace: true, or create the namespace before deploying",
 			absentNamespaces: []string{"{absent}"}},
 		{name: "duplicate object in two files",
 			files: map[string]string{"deploy/a.yaml": settingsManifest, "deploy/b.yaml": settingsManifest},

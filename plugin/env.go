@@ -39,6 +39,7 @@ const (
 	envSkipRendering             = "PLUGIN_SKIP_RENDERING"
 	envImages                    = "PLUGIN_IMAGES"
 	envSkipDryRun                = "PLUGIN_SKIP_DRY_RUN"
+	envCreateNamespace           = "PLUGIN_CREATE_NAMESPACE"
 	envDiff                      = "PLUGIN_DIFF"
 	envDetailedExitcode          = "PLUGIN_DETAILED_EXITCODE"
 	envOutput                    = "PLUGIN_OUTPUT"

@@ -92,6 +92,7 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			FailFastAfter:          s.FailFastAfter,
 			Declarative:            bool(s.EnableDeclarativeRollback),
 			Pruning:                bool(s.Pruning),
+			CreateNamespace:        bool(s.CreateNamespace),
 			Render:                 s.renderConfig(),
 			Diff:                   bool(s.Diff),
 		}, env), nil
@@ -115,6 +116,7 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			Render:               s.renderConfig(),
 			Timeout:              s.Timeout,
 			SkipDryRun:           bool(s.SkipDryRun),
+			CreateNamespace:      bool(s.CreateNamespace),
 			SkipSteadyStateCheck: bool(s.SkipSteadyStateCheck),
 			FailFast:             bool(s.FailFast),
 			FailFastAfter:        s.FailFastAfter,

@@ -143,6 +143,9 @@ func (s *Settings) check() []Problem {
 		// release, which only a declarative release stores.
 		add(envPruning, "needs %s: pruning compares with the manifests a declarative release stores", envEnableDeclarativeRollback)
 	}
+	if known && bool(s.CreateNamespace) && s.Step != StepRolling && s.Step != StepApply {
+		add(envCreateNamespace, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
+	}
 	switch s.OnFirstFailure {
 	case "", OnFirstFailureKeep, OnFirstFailureDelete:
 	default:

@@ -57,6 +57,12 @@ func TestValidate(t *testing.T) {
 			modify: func(s *Settings) { s.Namespace = "team.prod" },
 			want:   []string{`PLUGIN_NAMESPACE: "team.prod" is not a valid namespace: must not contain dots`}},
 
+		{name: "create_namespace on rolling and apply",
+			modify: func(s *Settings) { s.CreateNamespace = true }},
+		{name: "create_namespace on rollback",
+			modify: func(s *Settings) { s.Step, s.Manifests, s.CreateNamespace = StepRollback, nil, true },
+			want:   []string{`PLUGIN_CREATE_NAMESPACE: applies only to steps "rolling" and "apply", not "rollback"`}},
+
 		{name: "zero timeout",
 			modify: func(s *Settings) { s.Timeout = 0 },
 			want:   []string{`PLUGIN_TIMEOUT: must be greater than 0`}},

@@ -33,6 +33,9 @@ type ApplyConfig struct {
 	FailFastAfter        time.Duration
 	// Diff prints the diff against the live objects before applying.
 	Diff bool
+	// CreateNamespace creates the namespace when it does not exist and
+	// the manifests do not hold it.
+	CreateNamespace bool
 }
 
 // Apply applies manifests with the rolling deploy's engine and order, and
@@ -42,6 +45,9 @@ type ApplyConfig struct {
 type Apply struct {
 	cfg ApplyConfig
 	env Env
+	// first holds the manifests rendered to create a missing namespace
+	// (see createNamespace).
+	first renderedManifests
 }
 
 // NewApply returns the apply step.
@@ -56,12 +62,51 @@ const (
 )
 
 // Run implements Step. With a release, the apply holds the release's deploy
-// lock, so it never races a deploy or rollback of it.
+// lock, so it never races a deploy or rollback of it; the lock lives in the
+// namespace, which a first apply may create first.
 func (a *Apply) Run(ctx context.Context) (Result, error) {
-	if a.cfg.Release == "" {
-		return a.run(ctx)
+	if a.cfg.Release != "" {
+		return withLockCreatingNamespace(ctx, a.env, a.cfg.Namespace, a.cfg.Release, a.createNamespace, a.run)
 	}
-	return withLock(ctx, a.env, a.cfg.Namespace, a.cfg.Release, a.run)
+	if a.cfg.CreateNamespace {
+		// No lock tells that the namespace is missing: ask. A Namespace
+		// among the manifests needs no such step, as the apply creates
+		// Namespaces first.
+		exists, err := namespaceExists(ctx, a.env, a.cfg.Namespace)
+		if err != nil {
+			return Result{}, err
+		}
+		if !exists {
+			if err := a.createNamespace(ctx); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	return a.run(ctx)
+}
+
+// createNamespace creates the missing namespace, from the manifests or with
+// create_namespace, once they rendered. A namespace that does not exist
+// holds no history, so templates see release number 0.
+func (a *Apply) createNamespace(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	nodes, err := a.render(ctx, 0)
+	if err != nil {
+		return err
+	}
+	a.first = renderedManifests{number: 0, nodes: nodes}
+	return createNamespace(ctx, a.env, a.cfg.Namespace, nodes, a.cfg.CreateNamespace)
+}
+
+// render renders the manifests for the release number templates see, or
+// takes those that createNamespace rendered for it.
+func (a *Apply) render(ctx context.Context, number int) ([]*yaml.RNode, error) {
+	if nodes := a.first.take(number); nodes != nil {
+		return nodes, nil
+	}
+	return renderManifests(ctx, a.env, a.cfg.Manifests, a.cfg.Namespace, a.cfg.Render,
+		render.Release{Name: a.cfg.Release, Namespace: a.cfg.Namespace, Number: number})
 }
 
 func (a *Apply) run(ctx context.Context) (Result, error) {
@@ -70,15 +115,15 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	log := a.env.Log
 
 	// Prepare: nothing below writes until the real apply.
-	rel := render.Release{Name: a.cfg.Release, Namespace: a.cfg.Namespace}
+	number := 0
 	if a.cfg.Release != "" {
 		n, err := newestNumber(ctx, historyStores(a.env, a.cfg.Namespace, a.cfg.Release))
 		if err != nil {
 			return Result{}, err
 		}
-		rel.Number = n
+		number = n
 	}
-	nodes, err := renderManifests(ctx, a.env, a.cfg.Manifests, a.cfg.Namespace, a.cfg.Render, rel)
+	nodes, err := a.render(ctx, number)
 	if err != nil {
 		return Result{}, err
 	}

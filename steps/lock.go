@@ -44,6 +44,9 @@ func withLock(ctx context.Context, env Env, namespace, name string, fn func(cont
 			env.Log.Infof("Waiting up to %s for the deploy lock: %v", cfg.Wait, h)
 		},
 	})
+	if isNamespaceMissing(err, namespace) {
+		return Result{}, &namespaceMissingError{namespace: namespace, release: name, err: err}
+	}
 	var held *lock.HeldError
 	if errors.As(err, &held) {
 		return Result{}, fmt.Errorf("%w; wait for it with lock_wait, or take it with force_unlock if that run is gone", err)

@@ -95,26 +95,6 @@ func managedWorkloads(nodes []*yaml.RNode) []rollout.Workload {
 	return ws
 }
 
-// createdObjects are the objects an apply created, for the release record
-// (what on_first_failure: delete may remove).
-func createdObjects(res *apply.Result) []release.ObjectRef {
-	if res == nil {
-		return nil
-	}
-	var refs []release.ObjectRef
-	for _, c := range res.Changes {
-		if c.Action != apply.Created {
-			continue
-		}
-		apiVersion := ""
-		if c.Object != nil {
-			apiVersion = c.Object.GetAPIVersion()
-		}
-		refs = append(refs, release.ObjectRef{APIVersion: apiVersion, Kind: c.Ref.Kind, Namespace: c.Ref.Namespace, Name: c.Ref.Name})
-	}
-	return refs
-}
-
 // logChanges prints the change set, one object a line.
 // Under GitHub Actions the lines fold under a title that counts them.
 func logChanges(env Env, res *apply.Result) {

@@ -142,11 +142,6 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 		if p.manifests, err = encodeManifests(nodes); err != nil {
 			return nil, err
 		}
-		// A release Secret over the object size limit must fail now, not
-		// after the cluster has changed.
-		if _, err := release.EncodeSecret(r.cfg.Namespace, r.cfg.Release, &release.Release{Number: p.number, Status: release.InProgress, Manifests: p.manifests}); err != nil {
-			return nil, err
-		}
 	}
 
 	logResources(log, p.resources)
@@ -199,21 +194,23 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 // recorded as Failed before returning.
 func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p *rollingPlan) (Result, error) {
 	log := r.env.Log
-	dropped, err := r.cleanup(ctx, applier, p)
-	if err != nil {
-		return Result{}, err
-	}
-
 	rel := &release.Release{
 		Number:    p.number,
 		Status:    release.InProgress,
 		Resources: p.resources,
 		Manifests: p.manifests,
 		Workloads: make([]release.Workload, len(p.workloads)),
-		Metadata:  release.Metadata{Pipeline: r.env.Pipeline, Images: p.images},
+		Metadata:  release.Metadata{Pipeline: r.env.Pipeline, Images: p.images, CreatedObjects: plannedCreations(p)},
 	}
 	for i, w := range p.workloads {
 		rel.Workloads[i] = release.Workload{ID: release.ResourceID{Kind: w.Kind, Name: w.Name, Namespace: w.Namespace}}
+	}
+	if err := r.checkRecordSize(p, rel); err != nil {
+		return r.notRecorded(p, err), err
+	}
+	dropped, err := r.cleanup(ctx, applier, p)
+	if err != nil {
+		return Result{}, err
 	}
 	// The cleaned-up releases leave the history in the write that records
 	// this one: with the legacy history, one write instead of two.
@@ -249,6 +246,7 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 
 	res, err := applier.Apply(ctx, p.objects, apply.Options{Baseline: p.baseline})
 	logChanges(r.env, res)
+	warnUnproven(r.env, res)
 	rel.Metadata.CreatedObjects = createdObjects(res)
 	if err != nil {
 		return fail("apply", fmt.Errorf("apply: %w", err))
@@ -297,12 +295,7 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 // returns the releases to drop from the history, which the caller does as
 // it records the new release.
 func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollingPlan) (release.History, error) {
-	var drop release.History
-	if r.cfg.Declarative {
-		_, drop = p.history.DeclarativeCleanup(p.number)
-	} else {
-		_, drop = p.history.LegacyCleanup()
-	}
+	drop := r.cleanupDrop(p)
 	if len(drop) == 0 {
 		return nil, nil
 	}
