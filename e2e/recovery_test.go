@@ -493,3 +493,77 @@ func (r *cellRun) generations(t *testing.T) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// A real app no one here wrote (testdata/microservices-demo, a kustomize
+// directory of 11 Deployments) deploys, then deploys with every image
+// broken, fails, and is rolled back to the images it had; the next deploy
+// succeeds. In both history modes.
+func TestMicroservicesDemoBrokenThenRolledBack(t *testing.T) {
+	c := testcluster.Shared(t)
+	repos := []string{"adservice", "cartservice", "checkoutservice", "currencyservice", "emailservice", "frontend",
+		"paymentservice", "productcatalogservice", "recommendationservice", "redis", "shippingservice"}
+	var broken []string
+	for _, repo := range repos {
+		broken = append(broken, repo+"="+brokenImage)
+	}
+	for _, declarative := range []bool{false, true} {
+		t.Run(fmt.Sprintf("declarative=%t", declarative), func(t *testing.T) {
+			t.Parallel()
+			ns := c.Namespace(t)
+			cs := c.Clientset(t)
+			env := func(step string, extra map[string]string) map[string]string {
+				e := adminEnv(c, ns, map[string]string{
+					"PLUGIN_STEP": step, "PLUGIN_RELEASE": "boutique", "PLUGIN_TIMEOUT": "5m",
+					"PLUGIN_MANIFESTS":                   "../testdata/microservices-demo",
+					"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK": strconv.FormatBool(declarative),
+				})
+				for k, v := range extra {
+					e[k] = v
+				}
+				return e
+			}
+			images := func() map[string]string {
+				t.Helper()
+				list, err := cs.AppsV1().Deployments(ns).List(context.Background(), metav1.ListOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string]string{}
+				for _, d := range list.Items {
+					out[d.Name] = d.Spec.Template.Spec.Containers[0].Image
+				}
+				return out
+			}
+			mustRun := func(what string, e map[string]string) {
+				t.Helper()
+				if r := kubeRelease(t, e); r.code != 0 {
+					t.Fatalf("%s: exit %d\n%s", what, r.code, r.out)
+				}
+			}
+
+			mustRun("first deploy", env("rolling", nil))
+			good := images()
+			if len(good) != 11 {
+				t.Fatalf("%d Deployments after the first deploy, want 11: %v", len(good), good)
+			}
+			r := kubeRelease(t, env("rolling", map[string]string{"PLUGIN_IMAGES": strings.Join(broken, ","), "PLUGIN_FAIL_FAST_AFTER": "2s"}))
+			if r.code != 1 {
+				t.Fatalf("deploy with every image broken: exit %d, want 1\n%s", r.code, r.out)
+			}
+			for name, image := range images() {
+				if image != brokenImage {
+					t.Errorf("Deployment %s runs %s during the broken release", name, image)
+				}
+			}
+			mustRun("rollback", env("rollback", nil))
+			if got := images(); fmt.Sprint(got) != fmt.Sprint(good) {
+				t.Errorf("after the rollback the images are\n%v\nwant\n%v", got, good)
+			}
+			mustRun("second rollback", env("rollback", nil))
+			mustRun("next deploy", env("rolling", nil))
+			if got := images(); fmt.Sprint(got) != fmt.Sprint(good) {
+				t.Errorf("after the next deploy the images are\n%v\nwant\n%v", got, good)
+			}
+		})
+	}
+}
