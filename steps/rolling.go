@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/logging"
@@ -41,6 +42,9 @@ type RollingConfig struct {
 	Render RenderConfig
 	// Diff prints the diff against the live objects before applying.
 	Diff bool
+	// CreateNamespace creates the namespace when it does not exist and
+	// the manifests do not hold it.
+	CreateNamespace bool
 }
 
 // Rolling is the rolling deploy: render and version the manifests, apply
@@ -48,6 +52,9 @@ type RollingConfig struct {
 type Rolling struct {
 	cfg RollingConfig
 	env Env
+	// first holds the manifests of a first deploy, rendered to create
+	// the namespace before the lock (see createNamespace).
+	first renderedManifests
 }
 
 // NewRolling returns the rolling step.
@@ -75,9 +82,36 @@ type rollingPlan struct {
 	baseline  *apply.Result
 }
 
-// Run implements Step. The whole deploy holds the release's deploy lock.
+// Run implements Step. The whole deploy holds the release's deploy lock,
+// which lives in the namespace: a first deploy may create that first.
 func (r *Rolling) Run(ctx context.Context) (Result, error) {
-	return withLock(ctx, r.env, r.cfg.Namespace, r.cfg.Release, r.run)
+	return withLockCreatingNamespace(ctx, r.env, r.cfg.Namespace, r.cfg.Release, r.createNamespace, r.run)
+}
+
+// createNamespace creates the missing namespace of a first deploy, from
+// the manifests or with create_namespace, once they rendered. A namespace
+// that does not exist holds no history, so this is release 1 in either
+// format.
+func (r *Rolling) createNamespace(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	defer cancel()
+	number := release.History(nil).NextNumber()
+	nodes, err := r.render(ctx, number)
+	if err != nil {
+		return err
+	}
+	r.first = renderedManifests{number: number, nodes: nodes}
+	return createNamespace(ctx, r.env, r.cfg.Namespace, nodes, r.cfg.CreateNamespace)
+}
+
+// render renders the manifests for release number, or takes those that
+// createNamespace rendered for it.
+func (r *Rolling) render(ctx context.Context, number int) ([]*yaml.RNode, error) {
+	if nodes := r.first.take(number); nodes != nil {
+		return nodes, nil
+	}
+	return renderManifests(ctx, r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
+		render.Release{Name: r.cfg.Release, Namespace: r.cfg.Namespace, Number: number})
 }
 
 func (r *Rolling) run(ctx context.Context) (Result, error) {
@@ -119,8 +153,7 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	// run died; cleanup then drops it like any failed release.
 	abandoned(r.env, p.history)
 	// Templates see the new release's number, known once the history is read.
-	nodes, err := renderManifests(ctx, r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
-		render.Release{Name: r.cfg.Release, Namespace: r.cfg.Namespace, Number: p.number})
+	nodes, err := r.render(ctx, p.number)
 	if err != nil {
 		return nil, err
 	}
