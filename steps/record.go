@@ -3,6 +3,7 @@ package steps
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -209,7 +210,7 @@ func createdObjects(res *apply.Result) []release.ObjectRef {
 		return nil
 	}
 	var refs []release.ObjectRef
-	for _, c := range append(res.Changes, res.MaybeCreated...) {
+	for _, c := range slices.Concat(res.Changes, res.MaybeCreated) {
 		if c.Action == apply.Created {
 			refs = append(refs, objectRef(c.Ref, c.Object))
 		}
