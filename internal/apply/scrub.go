@@ -19,8 +19,11 @@ const redacted = "[redacted]"
 // secretValues returns every form in which an API message could echo a
 // Secret's values: as written, base64-decoded (data), Go- and JSON-quoted,
 // and printed when the value is not a string at all (server-side apply
-// prints the offending value of a type error). Longest first, so a value
-// that contains another is replaced whole.
+// prints the offending value of a type error). data and stringData are
+// read whatever their shape: a manifest that gets them wrong (a string, a
+// list or a number instead of a map) is exactly the one the API server
+// answers with "expected map, got &{<the value>}". Longest first, so a
+// value that contains another is replaced whole.
 func secretValues(obj *unstructured.Unstructured) []string {
 	if obj.GroupVersionKind().Group != groupCore || obj.GetKind() != kindSecret {
 		return nil
@@ -50,26 +53,24 @@ func secretValues(obj *unstructured.Unstructured) []string {
 				}
 			}
 		case map[string]any:
+			// Keys are names, not values: an error may keep them.
 			for _, e := range v {
-				leaves(e, false)
+				leaves(e, decode)
 			}
 		case []any:
 			for _, e := range v {
-				leaves(e, false)
+				leaves(e, decode)
 			}
 		default:
 			add(fmt.Sprint(v))
+			add(fmt.Sprintf("%#v", v))
 			if j, err := json.Marshal(v); err == nil {
 				add(string(j))
 			}
 		}
 	}
 	for _, field := range []string{"data", "stringData"} {
-		if m, ok := obj.Object[field].(map[string]any); ok {
-			for _, v := range m {
-				leaves(v, field == "data")
-			}
-		}
+		leaves(obj.Object[field], field == "data")
 	}
 	vals := make([]string, 0, len(seen))
 	for s := range seen {

@@ -23,6 +23,13 @@ func secret(data, stringData map[string]any) *unstructured.Unstructured {
 	return u
 }
 
+// secretShaped is a Secret whose field holds v, whatever its shape.
+func secretShaped(field string, v any) *unstructured.Unstructured {
+	u := object("v1", "Secret", "ns", "creds")
+	u.Object[field] = v
+	return u
+}
+
 func TestScrub(t *testing.T) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	tests := []struct {
@@ -58,6 +65,32 @@ func TestScrub(t *testing.T) {
 			err:    errors.New(`Invalid value: "line1\nline2\"q"`),
 			hidden: []string{`line1\nline2\"q`, "line1\nline2"},
 			want:   `Invalid value: "[redacted]"`,
+		},
+		{
+			name:   "data that is a string, not a map",
+			obj:    secretShaped("data", "hunter2-value"),
+			err:    errors.New(`.data: expected map, got &{hunter2-value}`),
+			hidden: []string{"hunter2-value"},
+			want:   `.data: expected map, got &{[redacted]}`,
+		},
+		{
+			name:   "stringData that is a list",
+			obj:    secretShaped("stringData", []any{"hunter2-one", "hunter2-two"}),
+			err:    errors.New(`.stringData: expected map, got &{[hunter2-one hunter2-two]}`),
+			hidden: []string{"hunter2-one", "hunter2-two"},
+			want:   `.stringData: expected map, got &{[[redacted] [redacted]]}`,
+		},
+		{
+			name:   "data that is a number",
+			obj:    secretShaped("data", int64(987654321)),
+			err:    errors.New(`.data: expected map, got &{987654321}`),
+			hidden: []string{"987654321"},
+		},
+		{
+			name:   "data nested, encoded",
+			obj:    secretShaped("data", map[string]any{"k": []any{map[string]any{"n": b64("deep s3cret")}}}),
+			err:    errors.New(`.data.k: expected string, got [map[n:` + b64("deep s3cret") + `]] ("deep s3cret")`),
+			hidden: []string{"deep s3cret", b64("deep s3cret")},
 		},
 		{
 			name: "not a secret",
