@@ -333,6 +333,26 @@ stringData:
 	}
 }
 
+// A Secret whose data or stringData is not a map, of any shape, shows
+// masked whole.
+func TestCompareSecretOfAnyShapeMasked(t *testing.T) {
+	for _, shape := range []string{"data: hunter2-value", "data: [hunter2-value]", "stringData: hunter2-value", "stringData: {k: [hunter2-value]}", "data: 987654321"} {
+		after := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\n" + shape + "\n"
+		o, err := Compare("Secret/prod/db", nil, object(t, after))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"hunter2", "987654321"} {
+			if strings.Contains(o.Text, secret) {
+				t.Errorf("%q: diff shows %q:\n%s", shape, secret, o.Text)
+			}
+		}
+		if !strings.Contains(o.Text, "'***'") {
+			t.Errorf("%q: nothing masked:\n%s", shape, o.Text)
+		}
+	}
+}
+
 func TestSummary(t *testing.T) {
 	var s Summary
 	for _, a := range []Action{Create, Change, Change, Unchanged, Unchanged, Unchanged} {

@@ -103,6 +103,17 @@ func isSecret(obj map[string]any) bool {
 // Changed, so the diff shows the changed line without the value; stringData
 // is write-only (the server folds it into data), so it is only masked.
 func maskSecrets(live, after map[string]any) {
+	// A data or stringData that is no map (which the API server rejects)
+	// is one value, masked whole.
+	for _, obj := range []map[string]any{live, after} {
+		for _, f := range []string{"data", "stringData"} {
+			if v, ok := obj[f]; ok && v != nil {
+				if _, isMap := v.(map[string]any); !isMap {
+					obj[f] = Masked
+				}
+			}
+		}
+	}
 	liveData, _ := field(live, "data").(map[string]any)
 	afterData, _ := field(after, "data").(map[string]any)
 	for k, v := range afterData {

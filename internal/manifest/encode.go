@@ -18,7 +18,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 
 // Masked returns a copy of node that is safe to print: for a Secret, every
 // value of data and stringData (and kubectl's last-applied copy) becomes
-// "***"; keys stay, so a diff still shows which keys changed. Other objects
+// "***"; keys stay, so a diff still shows which keys changed. A data or
+// stringData that is not a mapping (a string, a list: a mistake the API
+// server rejects) is a value too, and becomes "***" whole. Other objects
 // are copied as they are.
 func Masked(node *yaml.RNode) *yaml.RNode {
 	c := node.Copy()
@@ -27,7 +29,12 @@ func Masked(node *yaml.RNode) *yaml.RNode {
 	}
 	for _, field := range []string{"data", "stringData"} {
 		m, err := c.Pipe(yaml.Lookup(field))
-		if err != nil || m == nil || m.YNode().Kind != yaml.MappingNode {
+		if err != nil || m == nil {
+			continue
+		}
+		if m.YNode().Kind != yaml.MappingNode {
+			// Replaced in place, style and comments gone with the value.
+			*m.YNode() = *yaml.NewStringRNode(maskedValue).YNode()
 			continue
 		}
 		content := m.YNode().Content

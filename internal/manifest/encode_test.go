@@ -65,6 +65,31 @@ data:
 	}
 }
 
+// A Secret whose data or stringData is not a mapping is rejected by the
+// API server, but logged first: the whole field is its value.
+func TestMaskedFieldsOfAnyShape(t *testing.T) {
+	for _, shape := range []string{
+		"data: hunter2-value",
+		"data: [hunter2-value, hunter2-other]",
+		"data: 987654321",
+		"data:\n  k:\n    nested: hunter2-value",
+		"stringData: |\n  hunter2-value",
+		"stringData:\n- hunter2-value",
+		"stringData:\n  k: [hunter2-value]",
+	} {
+		nodes := parse(t, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\n"+shape+"\n")
+		got := str(t, []*yaml.RNode{Masked(nodes[0])})
+		for _, secret := range []string{"hunter2", "987654321"} {
+			if strings.Contains(got, secret) {
+				t.Errorf("%q: masked copy shows %q:\n%s", shape, secret, got)
+			}
+		}
+		if !strings.Contains(got, "'***'") {
+			t.Errorf("%q: nothing masked:\n%s", shape, got)
+		}
+	}
+}
+
 func TestForApply(t *testing.T) {
 	nodes, err := Load([]string{"testdata/load/app"})
 	if err != nil {
