@@ -70,7 +70,7 @@ func dig(args ...any) (any, error) {
 	for _, k := range keys {
 		key, ok := k.(string)
 		if !ok {
-			return nil, fmt.Errorf("dig: key %v is not a string", k)
+			return nil, fmt.Errorf("dig: a key is a %T, not a string", k)
 		}
 		mm, ok := cur.(map[string]any)
 		if !ok {
@@ -177,7 +177,9 @@ func b64dec(v any) (string, error) {
 
 // toInt converts what a values file holds to an int, as Harness's examples
 // use it (`replicas: {{int .Values.replicas}}`): numbers, numeric strings,
-// booleans; nil is 0.
+// booleans; nil is 0. Its errors say what is wrong with the value, never
+// the value: `int` is how a PIN or a port of a Secret gets written, and
+// the error names the template's file, line and expression already.
 func toInt(v any) (int, error) {
 	switch v := v.(type) {
 	case nil:
@@ -188,12 +190,12 @@ func toInt(v any) (int, error) {
 		return int(v), nil
 	case uint64:
 		if v > math.MaxInt {
-			return 0, fmt.Errorf("int: %d is too large", v)
+			return 0, errors.New("int: the number is too large (value hidden)")
 		}
 		return int(v), nil
 	case float64:
 		if v != math.Trunc(v) {
-			return 0, fmt.Errorf("int: %v is not a whole number", v)
+			return 0, errors.New("int: the number is not a whole number (value hidden)")
 		}
 		return int(v), nil
 	case bool:
@@ -204,9 +206,9 @@ func toInt(v any) (int, error) {
 	case string:
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
-			return 0, fmt.Errorf("int: %q is not a number", v)
+			return 0, errors.New("int: the string is not a whole number (value hidden)")
 		}
 		return n, nil
 	}
-	return 0, fmt.Errorf("int: cannot convert %T", v)
+	return 0, fmt.Errorf("int: cannot convert a %T", v)
 }

@@ -146,10 +146,29 @@ func (e *Error) Error() string {
 // <.Values.x>: `.
 var executing = regexp.MustCompile(`^executing ".*?" at <(.*?)>: `)
 
+// valueQuoting matches the few messages in which text/template prints a
+// value, each up to the end of the message (a value may span lines), with
+// what replaces it. The values may be a Secret's, and the expression
+// already names them: `.Values.db.password: range can't iterate over
+// (value hidden)`.
+var valueQuoting = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`(?s)range can't iterate over .*`), "range can't iterate over the value (value hidden)"},
+	{regexp.MustCompile(`(?s)can't use .* iterate over more than one variable.*`), "can't use the value to iterate over more than one variable (value hidden)"},
+	{regexp.MustCompile(`(?s)if/with can't use .*`), "if/with can't use the value (value hidden)"},
+	{regexp.MustCompile(`(?s)non-comparable types? .*`), "non-comparable types (value hidden)"},
+}
+
 // templateError rewrites text/template's "template: NAME:LINE[:COL]: ..."
-// (NAME being path) as path, line and a message a user reads quickly.
+// (NAME being path) as path, line and a message a user reads quickly,
+// without any value text/template printed.
 func templateError(path string, err error) error {
 	msg := err.Error()
+	for _, q := range valueQuoting {
+		msg = q.re.ReplaceAllLiteralString(msg, q.with)
+	}
 	rest, ok := strings.CutPrefix(msg, "template: "+path+":")
 	if !ok {
 		return &Error{Path: path, Message: msg}

@@ -66,6 +66,46 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// No error quotes a value: a values file holds what goes into Secrets.
+// The template's own expression names the value instead.
+func TestRenderErrorsHideValues(t *testing.T) {
+	const secret = "hunter2-s3cret"
+	values := map[string]any{
+		"password": secret,
+		"pin":      1234.5,
+		"big":      uint64(1) << 63,
+		"list":     []any{secret},
+		"db":       map[string]any{"password": secret},
+	}
+	for _, in := range []string{
+		`{{ int .Values.password }}`,
+		`{{ int .Values.pin }}`,
+		`{{ int .Values.big }}`,
+		`{{ .Values.password | int }}`,
+		`{{ b64dec .Values.password }}`,
+		`{{ range .Values.password }}{{ end }}`,
+		`{{ range $i, $v := .Values.pin }}{{ end }}`,
+		`{{ eq .Values.db .Values.db }}`,
+		`{{ ne .Values.list .Values.list }}`,
+		`{{ index .Values.password 99 }}`,
+		`{{ len .Values.pin }}`,
+	} {
+		_, err := New(values, Release{}).Render("app.yaml", []byte(in))
+		if err == nil {
+			t.Errorf("%s: no error", in)
+			continue
+		}
+		for _, v := range []string{secret, "1234.5", "9223372036854775808"} {
+			if strings.Contains(err.Error(), v) {
+				t.Errorf("%s: the error shows the value %q: %v", in, v, err)
+			}
+		}
+		if !strings.HasPrefix(err.Error(), "app.yaml: line 1: template: ") {
+			t.Errorf("%s: the error lost its place: %v", in, err)
+		}
+	}
+}
+
 func TestRenderErrors(t *testing.T) {
 	values := map[string]any{"name": "web", "image": map[string]any{"tag": "1"}, "empty": ""}
 	tests := []struct {
@@ -94,7 +134,7 @@ func TestRenderErrors(t *testing.T) {
 			want: `manifests/app.yaml: line 3: template: required "values: empty must be set" .Values.empty: error calling required: values: empty must be set`},
 		{name: "int of a word",
 			in:   `{{ int .Values.name }}`,
-			want: `manifests/app.yaml: line 1: template: int .Values.name: error calling int: int: "web" is not a number`},
+			want: `manifests/app.yaml: line 1: template: int .Values.name: error calling int: int: the string is not a whole number (value hidden)`},
 	}
 	r := New(values, Release{})
 	for _, tt := range tests {
