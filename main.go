@@ -1,6 +1,7 @@
 // Command kube-release is a Kubernetes deploy step for CI pipelines. It reads
 // its settings from PLUGIN_* environment variables, runs one step and exits
-// 0 on success, 1 when the step failed and 2 when the settings are invalid.
+// 0 on success, 1 when the step failed, 2 when the settings are invalid and
+// 3 when the diff step found changes (with detailed_exitcode).
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/plugin"
+	"github.com/kube-release/kube-release/steps"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
@@ -81,22 +83,31 @@ func run(ctx context.Context, args, environ []string, out io.Writer) (code int) 
 	}
 
 	if err := plugin.Exec(ctx, settings, plugin.Env{Log: log, Getenv: getenv, Build: build}); err != nil {
-		// A quiet error is a result the step has reported already (the
-		// diff step's changes under detailed_exitcode), not a failure.
-		var quiet interface{ Quiet() bool }
-		if !errors.As(err, &quiet) || !quiet.Quiet() {
+		code, quiet := exitCode(err)
+		if !quiet {
 			log.Error(err)
 		}
-		var coder interface{ ExitCode() int }
-		if errors.As(err, &coder) {
-			return coder.ExitCode()
-		}
-		if errors.Is(err, plugin.ErrInvalidSettings) {
-			return 2
-		}
-		return 1
+		return code
 	}
 	return 0
+}
+
+// exitCode maps a step's error to the exit code the README documents,
+// and says whether the error is a result the step has reported already.
+// Only kube-release's own errors choose: an error of a library or a
+// program it ran may carry an ExitCode method of its own (git's 128
+// through kustomize, an exec credential plugin's), which means nothing to
+// a pipeline reading kube-release's code, so it is never asked.
+func exitCode(err error) (code int, quiet bool) {
+	var changes *steps.ChangesFound
+	switch {
+	case errors.As(err, &changes):
+		// The diff step's changes under detailed_exitcode: a result.
+		return changes.ExitCode(), changes.Quiet()
+	case errors.Is(err, plugin.ErrInvalidSettings):
+		return 2, false
+	}
+	return 1, false
 }
 
 // logOptions reads the log settings, falling back to defaults when the

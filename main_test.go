@@ -1,0 +1,49 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"testing"
+
+	"github.com/kube-release/kube-release/plugin"
+	"github.com/kube-release/kube-release/steps"
+)
+
+// codedError is a library's error that carries an exit code of its own.
+type codedError struct{ code int }
+
+func (e codedError) Error() string { return fmt.Sprintf("failed with %d", e.code) }
+func (e codedError) ExitCode() int { return e.code }
+func (e codedError) Quiet() bool   { return true }
+
+// Only kube-release's own errors choose the exit code: git's 128 through
+// kustomize, or any other program's status, is a failed step.
+func TestExitCode(t *testing.T) {
+	gitErr := exec.Command("sh", "-c", "exit 128").Run()
+	var exitErr *exec.ExitError
+	if !errors.As(gitErr, &exitErr) || exitErr.ExitCode() != 128 {
+		t.Fatalf("want an exec.ExitError with code 128, got %v", gitErr)
+	}
+	tests := []struct {
+		name      string
+		err       error
+		code      int
+		wantQuiet bool
+	}{
+		{"a step that failed", errors.New("rolling: wait: timeout"), 1, false},
+		{"git's status through kustomize", fmt.Errorf("rolling: deploy: kustomize build: %w", gitErr), 1, false},
+		{"another library's ExitCode and Quiet", fmt.Errorf("rolling: %w", codedError{code: 7}), 1, false},
+		{"invalid settings", fmt.Errorf("invalid settings: %w", plugin.ErrInvalidSettings), 2, false},
+		{"invalid settings holding a program's status", errors.Join(plugin.ErrInvalidSettings, gitErr), 2, false},
+		{"changes found", fmt.Errorf("diff: %w", &steps.ChangesFound{}), 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, quiet := exitCode(tt.err)
+			if code != tt.code || quiet != tt.wantQuiet {
+				t.Errorf("exitCode = %d, quiet %v; want %d, quiet %v", code, quiet, tt.code, tt.wantQuiet)
+			}
+		})
+	}
+}
