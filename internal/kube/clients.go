@@ -23,6 +23,9 @@ type Clients struct {
 	// table, the others from one discovery pass made on first need. Reset
 	// it after creating CRDs so their kinds become known.
 	Mapper meta.ResettableRESTMapper
+	// Fence guards every write made through these clients and through
+	// clients built from Config (see Fence).
+	Fence *Fence
 }
 
 // NewClients builds the clients. It makes no request: discovery happens on
@@ -31,9 +34,12 @@ type Clients struct {
 // The typed and dynamic clients retry transient failures (see
 // WithRetries), so an API server restart or an etcd leader election in the
 // middle of a deploy costs a few seconds rather than the deploy. Config
-// stays as given: the apply engine builds its own REST client from it with
-// retries of its own.
+// is cfg with the Fence in its transport: the apply engine builds its own
+// REST client from it, with retries of its own.
 func NewClients(cfg *rest.Config) (*Clients, error) {
+	fence := &Fence{}
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(fence.wrap)
 	retrying := rest.CopyConfig(cfg)
 	retrying.Wrap(func(rt http.RoundTripper) http.RoundTripper { return WithRetries(rt, RetryPolicy{}) })
 	// One HTTP client, so the typed and dynamic clients share connections:
@@ -61,5 +67,6 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		Typed:   typedClient,
 		Dynamic: dyn,
 		Mapper:  fallbackMapper{first: newBuiltinMapper(), then: newDiscoveryMapper(discoveryClient)},
+		Fence:   fence,
 	}, nil
 }

@@ -79,6 +79,9 @@ type Lock struct {
 
 	mu    sync.Mutex
 	lease *coordinationv1.Lease
+	// validUntil is when the lease expires for the other runs, as this run
+	// knows it: the time it sent its last successful renewal plus the TTL.
+	validUntil time.Time
 
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -156,7 +159,7 @@ func (l *Lock) try(ctx context.Context, force, createFirst bool) (*HeldError, er
 		if err != nil {
 			return nil, err
 		}
-		l.setLease(created)
+		l.setLease(created, now.Time)
 		return nil, nil
 	}
 	if createFirst {
@@ -181,7 +184,7 @@ func (l *Lock) try(ctx context.Context, force, createFirst bool) (*HeldError, er
 	if err != nil {
 		return nil, err
 	}
-	l.setLease(updated)
+	l.setLease(updated, now.Time)
 	return nil, nil
 }
 
@@ -212,10 +215,42 @@ func (l *Lock) heldBy(lease *coordinationv1.Lease) *HeldError {
 	return &HeldError{Namespace: l.namespace, Release: l.release, Holder: holder, Since: since, Expires: expires}
 }
 
-func (l *Lock) setLease(lease *coordinationv1.Lease) {
+// setLease records the lease as the server returned it; renewed, when not
+// zero, is when the request that renewed it was sent.
+func (l *Lock) setLease(lease *coordinationv1.Lease, renewed time.Time) {
 	l.mu.Lock()
 	l.lease = lease
+	if !renewed.IsZero() {
+		l.validUntil = renewed.Add(l.ttl)
+	}
 	l.mu.Unlock()
+}
+
+// Check says whether this run may still write: not once the lock is lost,
+// nor once its last successful renewal is so old that the lease may have
+// expired for the other runs (a runner frozen past the TTL, an API server
+// unreachable for that long), even before the renewal loop has noticed. The
+// deadline is computed from the renewal, less a margin for the time a
+// request takes to arrive. Check is cheap: a Fence calls it before every
+// write.
+func (l *Lock) Check() error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	renewed := l.validUntil.Add(-l.ttl)
+	l.mu.Unlock()
+	if age := l.now().Sub(renewed); age >= l.ttl-l.ttl/8 {
+		l.markLost(fmt.Errorf("%w: its last renewal was %s ago and the lease expires after %s, so another run may hold it now: this run stops writing",
+			ErrLost, seconds(age), l.ttl))
+		return l.Err()
+	}
+	return nil
+}
+
+// seconds formats a duration as whole seconds, "7s" rather than "7.0023s".
+func seconds(d time.Duration) string {
+	return d.Round(time.Second).String()
 }
 
 // renew keeps the lease fresh, several times per TTL so that one failed
@@ -262,13 +297,13 @@ func (l *Lock) renewOnce(ctx context.Context) error {
 		if gerr != nil {
 			return gerr
 		}
-		l.setLease(current)
+		l.setLease(current, time.Time{})
 		return l.renewOnce(ctx)
 	}
 	if err != nil {
 		return err
 	}
-	l.setLease(updated)
+	l.setLease(updated, now.Time)
 	return nil
 }
 

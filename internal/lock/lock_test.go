@@ -221,3 +221,49 @@ func TestAcquireRequests(t *testing.T) {
 type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Check refuses writes once the last successful renewal is older than the
+// TTL less its margin, even before the renewal loop has noticed (a runner
+// frozen past lock_ttl wakes up with its timers overdue), and the lock then
+// counts as lost.
+func TestCheckAfterOverdueRenewal(t *testing.T) {
+	c := testcluster.Shared(t)
+	cs, ns := c.Typed(t), c.Namespace(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock
+	}
+	advance := func(d time.Duration) {
+		mu.Lock()
+		clock = clock.Add(d)
+		mu.Unlock()
+	}
+	// A TTL far longer than the test, so that the renewal loop never runs:
+	// only the clock Check reads moves.
+	l, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1", TTL: time.Hour, now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(ctx)
+	if err := l.Check(); err != nil {
+		t.Fatalf("check right after acquire: %v", err)
+	}
+	advance(52 * time.Minute)
+	if err := l.Check(); err != nil {
+		t.Fatalf("check 52 minutes after the renewal of a 1h lease: %v", err)
+	}
+	advance(3 * time.Minute)
+	err = l.Check()
+	if !errors.Is(err, ErrLost) || !strings.Contains(err.Error(), "its last renewal was 55m0s ago") {
+		t.Fatalf("check 55 minutes after the renewal: %v, want ErrLost", err)
+	}
+	select {
+	case <-l.Lost():
+	default:
+		t.Error("a failed check does not mark the lock lost")
+	}
+}

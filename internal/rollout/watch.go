@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/kube-release/kube-release/internal/kube"
 )
 
 // update is what a workload's watch tells the wait loop.
@@ -166,7 +168,7 @@ func nextDelay(d time.Duration) time.Duration {
 // errors without an API status (connection refused during an API server
 // restart, EOF) and the API's own temporary ones.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kube.ErrFenced) {
 		return false
 	}
 	var status apierrors.APIStatus
