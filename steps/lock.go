@@ -66,11 +66,15 @@ func withLock(ctx context.Context, env Env, namespace, name string, fn func(cont
 		case <-lockCtx.Done():
 		}
 	}()
+	// Every write of the step is checked against the lock: a run frozen
+	// past lock_ttl must not overwrite the work of the run that took over.
+	env.Clients.Fence.Set(l.Check)
 	// Deferred, so that even a panic in the step frees the lock.
 	defer func() {
 		if err := l.Release(ctx); err != nil {
 			env.Log.Warn(err)
 		}
+		env.Clients.Fence.Set(nil)
 	}()
 	return fn(lockCtx)
 }
