@@ -378,6 +378,15 @@ current-context: ci
 		{name: "kustomization naming a missing file",
 			files: map[string]string{"deploy/kustomization.yaml": "resources:\n- app.yaml\n- missing.yaml\n", "deploy/app.yaml": settingsManifest},
 			code:  1, errParts: []string{"rolling: deploy: kustomize build: ", "missing.yaml"}},
+		// kustomize clones a remote base with git, whose exit status (128)
+		// is not kube-release's to give: a failed step exits 1. .invalid
+		// never resolves, with or without a network.
+		{name: "kustomization with a remote base that cannot be fetched", history: true,
+			files: map[string]string{"deploy/kustomization.yaml": "resources:\n- app.yaml\n- https://kube-release.invalid/org/repo//base?ref=v1\n", "deploy/app.yaml": settingsManifest},
+			code:  1, errParts: []string{"rolling: deploy/kustomization.yaml: remote resource https://kube-release.invalid/org/repo//base?ref=v1 could not be fetched (", "git"}},
+		{name: "kustomization with a remote base without a scheme",
+			files: map[string]string{"deploy/kustomization.yaml": "resources:\n- kube-release.invalid/org/repo/base?ref=v1\n"},
+			code:  1, errParts: []string{"rolling: deploy/kustomization.yaml: remote resource kube-release.invalid/org/repo/base?ref=v1 could not be fetched ("}},
 		{name: "template with a missing value", history: true, env: map[string]string{"PLUGIN_VALUES": "values/prod.yaml"},
 			files: map[string]string{
 				"deploy/app.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  tag: {{ .Values.image.tag }}\n",

@@ -1,6 +1,9 @@
 package manifest
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -133,5 +136,91 @@ func TestLoadKustomizeInsideDirectory(t *testing.T) {
 	}
 	if a := clean[0].GetAnnotations(); len(a) != 0 {
 		t.Errorf("bookkeeping annotations left for the apply: %v", a)
+	}
+}
+
+// A remote base that cannot be fetched (.invalid never resolves) is named
+// with the kustomization file that lists it, also from a local base.
+func TestLoadKustomizeRemoteBaseUnreachable(t *testing.T) {
+	const remote = "https://kube-release.invalid/org/repo//base?ref=v1"
+	for _, tt := range []struct {
+		name     string
+		files    map[string]string
+		load     string
+		wantFile string
+		resource string
+	}{
+		{
+			name:     "in the kustomization",
+			files:    map[string]string{"deploy/kustomization.yaml": "resources:\n- " + remote + "\n"},
+			load:     "deploy",
+			wantFile: "deploy/kustomization.yaml",
+			resource: remote,
+		},
+		{
+			name:     "host and path without a scheme",
+			files:    map[string]string{"deploy/kustomization.yml": "resources:\n- kube-release.invalid/org/repo/base?ref=v1\n"},
+			load:     "deploy",
+			wantFile: "deploy/kustomization.yml",
+			resource: "kube-release.invalid/org/repo/base?ref=v1",
+		},
+		{
+			name: "in a local base",
+			files: map[string]string{
+				"overlays/prod/kustomization.yaml": "resources:\n- ../../base\n",
+				"base/kustomization.yaml":          "bases:\n- " + remote + "\n",
+			},
+			load:     "overlays/prod",
+			wantFile: "overlays/prod/../../base/kustomization.yaml",
+			resource: remote,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, content := range tt.files {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Chdir(dir)
+			_, err := Load([]string{tt.load})
+			var remoteErr *RemoteError
+			if !errors.As(err, &remoteErr) {
+				t.Fatalf("error %v, want a RemoteError", err)
+			}
+			if filepath.Clean(remoteErr.File) != filepath.Clean(tt.wantFile) || remoteErr.Resource != tt.resource {
+				t.Errorf("file %q, resource %q; want %q, %q", remoteErr.File, remoteErr.Resource, tt.wantFile, tt.resource)
+			}
+			if msg := err.Error(); strings.Contains(msg, "\n") || !strings.HasPrefix(msg, remoteErr.File+": remote resource "+tt.resource+" could not be fetched") {
+				t.Errorf("message %q", msg)
+			}
+		})
+	}
+}
+
+// A local path that does not exist is not remote, whatever it looks like.
+func TestIsRemote(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "v1.2/base"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for entry, want := range map[string]bool{
+		"https://github.com/org/repo//base?ref=v1": true,
+		"github.com/org/repo/base?ref=v1":          true,
+		"git@github.com:org/repo.git//base":        true,
+		"git::https://example.com/repo.git":        true,
+		"ssh://git@example.com/repo.git":           true,
+		"missing.yaml":                             false,
+		"../base":                                  false,
+		"./base":                                   false,
+		"v1.2/base":                                false,
+	} {
+		if got := isRemote(dir, entry); got != want {
+			t.Errorf("isRemote(%q) = %v, want %v", entry, got, want)
+		}
 	}
 }
