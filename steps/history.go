@@ -73,13 +73,23 @@ type historyEntry struct {
 }
 
 // readHistories reads every store and merges their releases, newest first;
-// a number found in both formats is listed twice, declarative first.
-func readHistories(ctx context.Context, stores []formatStore) ([]historyEntry, error) {
+// a number found in both formats is listed twice, declarative first. The
+// release Secrets that cannot be read are returned apart: the others are
+// worth showing all the same.
+func readHistories(ctx context.Context, stores []formatStore) ([]historyEntry, *release.UnreadableError, error) {
 	var entries []historyEntry
+	var unreadable *release.UnreadableError
 	for _, s := range stores {
 		h, err := s.store.List(ctx)
+		u, err := unreadableOf(err)
 		if err != nil {
-			return nil, fmt.Errorf("%s release history: %w", s.format, err)
+			return nil, nil, fmt.Errorf("%s release history: %w", s.format, err)
+		}
+		if u != nil {
+			if unreadable == nil {
+				unreadable = &release.UnreadableError{}
+			}
+			unreadable.Releases = append(unreadable.Releases, u.Releases...)
 		}
 		for _, r := range h {
 			entries = append(entries, historyEntry{format: s.format, Release: r})
@@ -87,17 +97,22 @@ func readHistories(ctx context.Context, stores []formatStore) ([]historyEntry, e
 	}
 	// Stable: within a number, the order of stores (declarative first).
 	slices.SortStableFunc(entries, func(a, b historyEntry) int { return cmp.Compare(b.Number, a.Number) })
-	return entries, nil
+	return entries, unreadable, nil
 }
 
 // newestNumber is the highest release number in either format, 0 for none:
-// what apply and diff give templates as .Release.Number.
+// what apply and diff give templates as .Release.Number. A release that
+// cannot be read counts by the number its Secret bears.
 func newestNumber(ctx context.Context, stores []formatStore) (int, error) {
-	entries, err := readHistories(ctx, stores)
-	if err != nil || len(entries) == 0 {
+	entries, unreadable, err := readHistories(ctx, stores)
+	if err != nil {
 		return 0, err
 	}
-	return entries[0].Number, nil
+	newest := unreadable.Highest()
+	if len(entries) > 0 {
+		newest = max(newest, entries[0].Number)
+	}
+	return newest, nil
 }
 
 // Run implements Step.
@@ -107,10 +122,11 @@ func (h *History) Run(ctx context.Context) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
 		defer cancel()
 	}
-	entries, err := readHistories(ctx, h.stores)
+	entries, unreadable, err := readHistories(ctx, h.stores)
 	if err != nil {
 		return Result{}, err
 	}
+	warnUnreadable(h.env, unreadable)
 	out := reportWriter(h.env.Log)
 	if h.cfg.Output == OutputJSON {
 		err = writeHistoryJSON(out, h.cfg.Release, h.cfg.Namespace, entries)

@@ -85,8 +85,11 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	stepCtx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
 	defer cancel()
 
-	history, err := rb.readHistory(stepCtx)
+	history, unreadable, err := rb.readHistory(stepCtx)
 	if err != nil {
+		return rb.result(rollbackFailed, nil, nil, ""), err
+	}
+	if err := rb.checkUnreadable(history, unreadable); err != nil {
 		return rb.result(rollbackFailed, nil, nil, ""), err
 	}
 	if len(history) == 0 {
@@ -145,22 +148,26 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 
 // readHistory reads both formats and merges them by number; a declarative
 // release wins over a legacy one of the same number, since it is the newer
-// way the release was deployed.
-func (rb *Rollback) readHistory(ctx context.Context) ([]stored, error) {
+// way the release was deployed, even when it cannot be read. Release
+// Secrets that cannot be read are returned apart (see checkUnreadable).
+func (rb *Rollback) readHistory(ctx context.Context) ([]stored, *release.UnreadableError, error) {
 	typed := rb.env.Clients.Typed
 	legacyStore := release.NewConfigMapStore(typed, rb.cfg.Namespace, rb.cfg.Release)
 	secretStore := release.NewSecretStore(typed, rb.cfg.Namespace, rb.cfg.Release)
 	legacy, err := legacyStore.List(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("release history: %w", err)
+		return nil, nil, fmt.Errorf("release history: %w", err)
 	}
 	declarative, err := secretStore.List(ctx)
+	unreadable, err := unreadableOf(err)
 	if err != nil {
-		return nil, fmt.Errorf("release history: %w", err)
+		return nil, nil, fmt.Errorf("release history: %w", err)
 	}
 	byNumber := map[int]stored{}
 	for _, r := range legacy {
-		byNumber[r.Number] = stored{Release: r, store: legacyStore}
+		if unreadable.Get(r.Number) == nil {
+			byNumber[r.Number] = stored{Release: r, store: legacyStore}
+		}
 	}
 	for _, r := range declarative {
 		byNumber[r.Number] = stored{Release: r, store: secretStore, declarative: true}
@@ -170,7 +177,7 @@ func (rb *Rollback) readHistory(ctx context.Context) ([]stored, error) {
 		merged = append(merged, s)
 	}
 	slices.SortFunc(merged, func(a, b stored) int { return b.Number - a.Number })
-	return merged, nil
+	return merged, unreadable, nil
 }
 
 func find(history []stored, number int) *stored {

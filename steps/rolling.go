@@ -205,6 +205,7 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 	}
 	store := release.NewSecretStore(typed, r.cfg.Namespace, r.cfg.Release)
 	h, err := store.List(ctx)
+	unreadable, err := unreadableOf(err)
 	if err != nil {
 		return fmt.Errorf("release history: %w", err)
 	}
@@ -215,10 +216,15 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 			return fmt.Errorf("release history: %w", err)
 		}
 	}
-	p.number = release.NextDeclarativeNumber(h, legacy)
+	// Above the unreadable releases too: their Secrets keep their names.
+	p.number = max(release.NextDeclarativeNumber(h, legacy), unreadable.Highest()+1)
 	if p.previous = h.LastSuccessful(p.number); p.previous == nil {
 		p.previous = legacy.LastSuccessful(p.number)
 	}
+	if err := checkUnreadableForDeploy(unreadable, p.previous, r.cfg.Pruning); err != nil {
+		return err
+	}
+	warnUnreadable(r.env, unreadable)
 	return nil
 }
 

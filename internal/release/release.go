@@ -215,8 +215,12 @@ func (e *UnreadableError) Unwrap() []error {
 	return errs
 }
 
-// Get returns the unreadable release numbered n, nil if there is none.
+// Get returns the unreadable release numbered n, nil if there is none (or
+// e is nil).
 func (e *UnreadableError) Get(n int) *Unreadable {
+	if e == nil {
+		return nil
+	}
 	for i := range e.Releases {
 		if e.Releases[i].Number == n {
 			return &e.Releases[i]
@@ -229,6 +233,9 @@ func (e *UnreadableError) Get(n int) *Unreadable {
 // is known: numbering must go on above it, or a new release would take
 // the name of a Secret that exists.
 func (e *UnreadableError) Highest() int {
+	if e == nil {
+		return 0
+	}
 	highest := 0
 	for _, u := range e.Releases {
 		highest = max(highest, u.Number)
