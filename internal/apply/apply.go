@@ -381,6 +381,26 @@ func newRun(a *Applier, objs []*unstructured.Unstructured, opts Options) *run {
 	return r
 }
 
+// guardedBody returns the apply of a ConfigMap or Secret that the dry run
+// found existing with its resourceVersion then as a precondition, or nil.
+// Config is what a stale run (one frozen past its deploy lock) would
+// silently overwrite, and nothing but a deploy writes it, so a write that
+// was decided before a freeze and sent after it meets a conflict instead.
+// Workloads are left unguarded: their controllers write them all the time.
+func (r *run) guardedBody(obj *unstructured.Unstructured, ref Ref) ([]byte, error) {
+	gvk := obj.GroupVersionKind()
+	if r.opts.DryRun || gvk.Group != groupCore || (gvk.Kind != kindSecret && gvk.Kind != kindConfigMap) {
+		return nil, nil
+	}
+	rv := r.baseline[ref]
+	if rv == "" {
+		return nil, nil
+	}
+	guarded := obj.DeepCopy()
+	guarded.SetResourceVersion(rv)
+	return guarded.MarshalJSON()
+}
+
 // definedKind is the kind a CustomResourceDefinition defines.
 func definedKind(crd *unstructured.Unstructured) (schema.GroupKind, bool) {
 	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
@@ -457,6 +477,10 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 	if err != nil {
 		return fail(err)
 	}
+	guarded, err := r.guardedBody(obj, ref)
+	if err != nil {
+		return fail(err)
+	}
 	var code int
 	var raw []byte
 	// cut is set once an attempt failed in a way that does not prove the
@@ -466,11 +490,15 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 		if err := ctx.Err(); err != nil {
 			return err // not sent
 		}
+		send := body
+		if guarded != nil {
+			send = guarded
+		}
 		req := a.rest.Patch(types.ApplyPatchType).
 			AbsPath(resourcePath(mapping, ref.Namespace, ref.Name)).
 			Param("fieldManager", a.manager).
 			Param("force", "true").
-			Body(body).
+			Body(send).
 			// Retries are ours, so each is counted and bounded once.
 			MaxRetries(0)
 		if r.opts.DryRun {
@@ -478,6 +506,13 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 		}
 		res := req.Do(ctx).StatusCode(&code)
 		if err := res.Error(); err != nil {
+			if guarded != nil && apierrors.IsConflict(err) {
+				// Changed since the dry run: by an attempt of ours whose
+				// answer was lost, or by another writer. Apply it again
+				// unguarded; the client's fence is asked again first.
+				guarded = nil
+				return retryableError{err}
+			}
 			cut = cut || !refused(err)
 			return err
 		}

@@ -1015,3 +1015,83 @@ metadata: {name: web, namespace: NS}
 		t.Errorf("changes %v, want %v", got, want)
 	}
 }
+
+// A ConfigMap the dry run found existing is applied with the
+// resourceVersion it had then. A write that passed the client's fence
+// before the run froze, and reaches the server after another writer
+// changed the object, meets a conflict; its retry asks the fence again,
+// which now refuses, so the other writer's data stays.
+func TestApplyGuardsConfigAgainstStaleWrites(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	ctx := context.Background()
+	clients, err := kube.NewClients(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(clients, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cms := dynamicResource(c.Dynamic(t), "configmaps", ns)
+	if _, err := a.Apply(ctx, manifests(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: NS}\ndata: {run: a0}\n"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	objs := manifests(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: NS}\ndata: {run: a}\n")
+	baseline, err := a.Apply(ctx, objs, Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var checks int
+	clients.Fence.Set(func() error {
+		checks++
+		if checks == 1 {
+			// This write passed the fence; while it "was frozen",
+			// another run took over and wrote the object.
+			other := manifests(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: NS}\ndata: {run: b}\n")[0]
+			if _, err := cms.Apply(ctx, "config", other, metav1.ApplyOptions{FieldManager: "other-run", Force: true}); err != nil {
+				t.Errorf("the other run's write: %v", err)
+			}
+			return nil
+		}
+		return errors.New("deploy lock lost")
+	})
+	_, err = a.Apply(ctx, objs, Options{Baseline: baseline})
+	if !errors.Is(err, kube.ErrFenced) {
+		t.Errorf("apply: %v, want the fence's refusal", err)
+	}
+	live, err := cms.Get(ctx, "config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(live.Object, "data", "run"); got != "b" {
+		t.Errorf("the ConfigMap holds run %q, want the other run's b", got)
+	}
+
+	// With the fence open, a change by another writer since the dry run is
+	// no reason to fail: the apply goes through.
+	clients.Fence.Set(nil)
+	baseline, err = a.Apply(ctx, objs, Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := manifests(t, ns, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: config, namespace: NS}\ndata: {run: c}\n")[0]
+	if _, err := cms.Apply(ctx, "config", other, metav1.ApplyOptions{FieldManager: "other-run", Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Apply(ctx, objs, Options{Baseline: baseline}); err != nil {
+		t.Fatalf("apply after another writer's change: %v", err)
+	}
+	live, err = cms.Get(ctx, "config", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := unstructured.NestedString(live.Object, "data", "run"); got != "a" {
+		t.Errorf("the ConfigMap holds run %q, want a", got)
+	}
+}
+
+func dynamicResource(d dynamic.Interface, resource, ns string) dynamic.ResourceInterface {
+	return d.Resource(schema.GroupVersionResource{Version: "v1", Resource: resource}).Namespace(ns)
+}

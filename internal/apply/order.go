@@ -41,6 +41,7 @@ const (
 	groupNetworking  = "networking.k8s.io"
 	kindNamespace    = "Namespace"
 	kindSecret       = "Secret"
+	kindConfigMap    = "ConfigMap"
 	kindCRD          = "CustomResourceDefinition"
 	crdEstablished   = "Established"
 	crdNamesAccepted = "NamesAccepted"
@@ -58,7 +59,7 @@ func stageOf(gk schema.GroupKind) stage {
 			return stageQuotas
 		case kindSecret:
 			return stageSecrets
-		case "ConfigMap":
+		case kindConfigMap:
 			return stageConfigMaps
 		case "PersistentVolume":
 			return stagePersistentVolumes
