@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kube-release/kube-release/internal/kube/typed/typedtest"
@@ -348,9 +347,9 @@ func (r *cellRun) deployFailing(t *testing.T, v int) {
 		code, out = run.wait(t, 2*time.Minute), run.output()
 	case termMidApply, apiRestart:
 		// Interrupt once the first object of this release is written.
-		w := r.watchPadding(t)
+		written := r.watchData(t, "version", fmt.Sprintf("v%d", v))
 		run := start(t, env, "Current release number is")
-		r.waitForPadding(t, w, v)
+		waitFor(t, written, "ConfigMap of the new release")
 		if r.failure == termMidApply {
 			run.cmd.Process.Signal(syscall.SIGTERM)
 		} else {
@@ -372,7 +371,9 @@ func (r *cellRun) deployFailing(t *testing.T, v int) {
 	t.Logf("the failing deploy exited %d: %s", code, lineWith(out, "error"))
 }
 
-func (r *cellRun) watchPadding(t *testing.T) watch.Interface {
+// watchData returns a channel closed once a ConfigMap of the namespace
+// is written with data[key] == value.
+func (r *cellRun) watchData(t *testing.T, key, value string) <-chan struct{} {
 	t.Helper()
 	list, err := r.cs.CoreV1().ConfigMaps(r.ns).List(context.Background(), metav1.ListOptions{})
 	if err != nil {
@@ -383,27 +384,25 @@ func (r *cellRun) watchPadding(t *testing.T) watch.Interface {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return w
-}
-
-// waitForPadding returns once a padding ConfigMap of version v is written.
-func (r *cellRun) waitForPadding(t *testing.T, w watch.Interface, v int) {
-	t.Helper()
-	want := fmt.Sprintf("v%d", v)
-	timeout := time.After(2 * time.Minute)
-	for {
-		select {
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				t.Fatal("the ConfigMap watch ended")
-			}
-			cm, isCM := ev.Object.(*corev1.ConfigMap)
-			if isCM && strings.HasPrefix(cm.Name, "pad-") && cm.Data["version"] == want {
+	seen := make(chan struct{})
+	go func() {
+		for ev := range w.ResultChan() {
+			if cm, ok := ev.Object.(*corev1.ConfigMap); ok && cm.Data[key] == value {
+				close(seen)
 				return
 			}
-		case <-timeout:
-			t.Fatal("no padding ConfigMap of the new release within 2 minutes")
 		}
+	}()
+	return seen
+}
+
+// waitFor waits for seen, for at most 2 minutes.
+func waitFor(t *testing.T, seen <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-seen:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no %s within 2 minutes", what)
 	}
 }
 
