@@ -275,6 +275,28 @@ current-context: ci
 			files: app, code: 2,
 			err: "PLUGIN_CONTEXT: context \"staging\" not found in PLUGIN_KUBECONFIG_DATA (it has ci, prod)", hidden: []string{"s3cret-kubeconfig-token"}},
 
+		// The plugin's own status (7) is not kube-release's exit code.
+		{name: "exec credential plugin that fails", env: map[string]string{"PLUGIN_KUBECONFIG": "ci/kubeconfig"},
+			files: map[string]string{"deploy/app.yaml": settingsManifest, "ci/kubeconfig": `apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: "{server}", certificate-authority-data: "{ca}"}
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: /bin/sh
+      args: [-c, "exit 7"]
+      interactiveMode: Never
+contexts:
+- name: ci
+  context: {cluster: c, user: u}
+current-context: ci
+`},
+			code: 2, err: "the kubeconfig user's exec credential plugin (/bin/sh): getting credentials: exec: executable /bin/sh failed with exit code 7"},
+
 		// --- Connection: exit 1.
 		{name: "unreachable server", env: map[string]string{"PLUGIN_KUBECONFIG": "", "PLUGIN_SERVER": "https://{closed}", "PLUGIN_TOKEN": "s3cret-token",
 			"PLUGIN_CERTIFICATE_AUTHORITY_DATA": "{ca}", "PLUGIN_TIMEOUT": "10s"}, files: app, code: 1,

@@ -165,3 +165,56 @@ func TestVersion(t *testing.T) {
 		t.Errorf("--version: exit %d: %s", r.code, r.out)
 	}
 }
+
+// A kubeconfig whose user gets its token from an exec credential plugin
+// (as EKS, GKE and AKS kubeconfigs do) works, and the plugin runs once
+// per step: the check before the step and the step share its credentials.
+func TestExecCredentialPlugin(t *testing.T) {
+	c := testcluster.Shared(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	plugin := filepath.Join(dir, "get-token")
+	script := "#!/bin/sh\necho run >> " + runs + "\n" +
+		`echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"` + c.Token + `"}}'` + "\n"
+	if err := os.WriteFile(plugin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig := writeFile(t, "kubeconfig", fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: %q, certificate-authority-data: %q}
+users:
+- name: u
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: %s
+      interactiveMode: Never
+contexts:
+- name: ci
+  context: {cluster: c, user: u}
+current-context: ci
+`, c.Server, base64.StdEncoding.EncodeToString(c.CAData), plugin))
+	ns := c.Namespace(t)
+	r := kubeRelease(t, map[string]string{
+		"PLUGIN_STEP":       "rolling",
+		"PLUGIN_RELEASE":    "app",
+		"PLUGIN_NAMESPACE":  ns,
+		"PLUGIN_MANIFESTS":  writeFile(t, "cm.yaml", configMapManifest),
+		"PLUGIN_KUBECONFIG": kubeconfig,
+	})
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.out)
+	}
+	data, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), "run\n"); n != 1 {
+		t.Errorf("the plugin ran %d times, want once", n)
+	}
+	if strings.Contains(r.out, c.Token) {
+		t.Error("the token appears in the output")
+	}
+}

@@ -3,9 +3,14 @@ package plugin
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 func TestExplainCredentials(t *testing.T) {
@@ -21,5 +26,65 @@ func TestExplainCredentials(t *testing.T) {
 	other := errors.New("connection refused")
 	if got := explainCredentials(other); got != other {
 		t.Errorf("another error changed: %v", got)
+	}
+}
+
+// An exec credential plugin runs once before the step, with no request to
+// the API server; one that fails is a kubeconfig that cannot be used.
+func TestCheckCredentials(t *testing.T) {
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	script := func(name, body string) string {
+		return writeFile(t, filepath.Join(dir, name), "#!/bin/sh\necho run >> "+runs+"\n"+body+"\n")
+	}
+	ok := script("ok", `echo '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"exec-t0ken"}}'`)
+	failing := script("failing", "echo 'no session, run login' >&2; exit 7")
+	for _, f := range []string{ok, failing} {
+		if err := os.Chmod(f, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	config := func(command string) *rest.Config {
+		// Nothing listens on the server: a request would fail.
+		return &rest.Config{Host: "https://127.0.0.1:1", ExecProvider: &clientcmdapi.ExecConfig{
+			APIVersion: "client.authentication.k8s.io/v1", Command: command, InteractiveMode: clientcmdapi.NeverExecInteractiveMode,
+		}}
+	}
+	countRuns := func() int {
+		data, _ := os.ReadFile(runs)
+		return strings.Count(string(data), "run\n")
+	}
+
+	if err := CheckCredentials(config(ok)); err != nil {
+		t.Fatalf("working plugin: %v", err)
+	}
+	if n := countRuns(); n != 1 {
+		t.Errorf("the plugin ran %d times, want once", n)
+	}
+
+	err := CheckCredentials(config(failing))
+	if !errors.Is(err, ErrInvalidSettings) {
+		t.Errorf("failing plugin: %v, want an invalid-settings error", err)
+	}
+	want := "the kubeconfig user's exec credential plugin (" + failing + "): getting credentials: exec: executable " + failing + " failed with exit code 7"
+	if err == nil || err.Error() != want {
+		t.Errorf("error %q\nwant  %q", err, want)
+	}
+	var coder interface{ ExitCode() int }
+	if errors.As(err, &coder) {
+		t.Errorf("the error carries the plugin's exit code %d", coder.ExitCode())
+	}
+
+	before := countRuns()
+	withToken := config(failing)
+	withToken.BearerToken = "given-token"
+	if err := CheckCredentials(withToken); err != nil {
+		t.Errorf("a token given: %v, want the plugin not run", err)
+	}
+	if countRuns() != before {
+		t.Error("the plugin ran although a token was given")
+	}
+	if err := CheckCredentials(&rest.Config{Host: "https://127.0.0.1:1", BearerToken: "t"}); err != nil {
+		t.Errorf("no plugin: %v", err)
 	}
 }

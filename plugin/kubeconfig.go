@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -67,6 +68,53 @@ func (s *Settings) ClientConfig(version string) (*rest.Config, string, error) {
 	cfg.Burst = clientBurst
 	cfg.UserAgent = userAgent(version)
 	return cfg, namespace, nil
+}
+
+// CheckCredentials runs the kubeconfig user's exec credential plugin (aws
+// eks get-token, gke-gcloud-auth-plugin, kubelogin, ...) once, before the
+// step, without a request to the API server, so that a plugin that is
+// missing or fails is what it is: a kubeconfig that cannot be used (exit
+// 2), said before the step begins, rather than the first request of the
+// step failing. client-go keeps the credentials it got for the clients
+// built afterwards, so the plugin does not run twice. The error, like
+// ClientConfig's, matches ErrInvalidSettings; it never holds the plugin's
+// output (the credentials), only client-go's account of the failure.
+func CheckCredentials(cfg *rest.Config) error {
+	// A token or a password given as well takes precedence: client-go then
+	// never runs the plugin.
+	if cfg.ExecProvider == nil || cfg.BearerToken != "" || cfg.BearerTokenFile != "" || cfg.Username != "" {
+		return nil
+	}
+	err := func() error {
+		tc, err := cfg.TransportConfig()
+		if err != nil {
+			return err
+		}
+		if tc.WrapTransport == nil {
+			return nil
+		}
+		req, err := http.NewRequest(http.MethodGet, cfg.Host, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := tc.WrapTransport(noRequest{}).RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		return resp.Body.Close()
+	}()
+	if err != nil {
+		return &connectionError{err: fmt.Errorf("the kubeconfig user's exec credential plugin (%s): %w", cfg.ExecProvider.Command, err)}
+	}
+	return nil
+}
+
+// noRequest answers in place of the API server, so CheckCredentials gets
+// the credentials without sending them anywhere.
+type noRequest struct{}
+
+func (noRequest) RoundTrip(*http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody}, nil
 }
 
 // connectionError is an error of the connection settings. Its message is

@@ -39,6 +39,9 @@ func Exec(ctx context.Context, s *Settings, env Env) error {
 	if err != nil {
 		return err
 	}
+	if err := CheckCredentials(cfg); err != nil {
+		return err
+	}
 	if cfg.Insecure {
 		log.Warn("TLS verification of the API server is off (insecure_skip_tls_verify): anyone on the network path can read and change this deploy")
 	}
