@@ -26,8 +26,12 @@ func (c *collector) pod(ctx context.Context, pod *corev1.Pod) Pod {
 	}
 	for _, cond := range pod.Status.Conditions {
 		if cond.Status != corev1.ConditionTrue {
+			message := cond.Message
+			if cond.Type == corev1.PodScheduled {
+				message = schedulerMessage(message)
+			}
 			p.Conditions = append(p.Conditions, Condition{
-				Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason, Message: cond.Message,
+				Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason, Message: message,
 			})
 		}
 	}
