@@ -106,7 +106,9 @@ type Metadata struct {
 	FailureReason string   `json:"failureReason,omitempty"`
 	Images        []string `json:"images,omitempty"`
 	// CreatedObjects are the objects this release created (they did not
-	// exist before it): what on_first_failure: delete removes.
+	// exist before it): what on_first_failure: delete removes. While the
+	// release is InProgress, the objects its dry run found new, which it
+	// is about to create: a run killed outright records nothing more.
 	CreatedObjects []ObjectRef `json:"createdObjects,omitempty"`
 }
 
