@@ -189,7 +189,9 @@ func badInputs() []badInput {
 	const repairSecret = "to repair, fix it or delete the Secret (kubectl -n {ns} delete secret harness.release.app.1), which removes this release from the history"
 	const noSuchResource = "unknown kind: the cluster serves no such resource (check apiVersion and kind; " +
 		"a custom resource needs its CustomResourceDefinition installed, or in the same manifests)"
-	declarative := map[string]string{"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK": "true"}
+	pruning := map[string]string{"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK": "true", "PLUGIN_PRUNING": "true"}
+	const mayBePruned = "pruning removes what the last successful release has and this one does not, and release 1, which may be that release, cannot be read: "
+	const newestUnreadable = "release 1, the newest release, cannot be read, so it cannot be rolled back (give release_number to roll back another): "
 	rollback := func(kv ...string) map[string]string {
 		env := map[string]string{"PLUGIN_STEP": "rollback", "PLUGIN_MANIFESTS": ""}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -466,25 +468,28 @@ current-context: ci
 			code: 1, err: "rollback: release history: configmap {ns}/app: key releaseHistory: invalid base64: illegal base64 data at input byte 0; " + repairConfigMap},
 		{name: "corrupted history, apply with a release", env: map[string]string{"PLUGIN_STEP": "apply"}, setup: compressedHistory(b64([]byte("this is not gzip at all"))), files: app,
 			code: 1, err: "apply: legacy release history: configmap {ns}/app: key releaseHistory: invalid gzip: gzip: invalid header; " + repairConfigMap},
-		{name: "release Secret not gzip", env: declarative, setup: releaseSecret(nil, []byte("apiVersion: v1\nkind: ConfigMap\n")), files: app,
-			code: 1, err: "rolling: release history: secret {ns}/harness.release.app.1: key release: invalid gzip: gzip: invalid header; " + repairSecret},
+		// An unreadable release stops a deploy only when it needs it:
+		// pruning works against the last successful release, which this
+		// one may be.
+		{name: "release Secret not gzip", env: pruning, setup: releaseSecret(nil, []byte("apiVersion: v1\nkind: ConfigMap\n")), files: app,
+			code: 1, err: "rolling: release history: " + mayBePruned + "secret {ns}/harness.release.app.1: key release: invalid gzip: gzip: invalid header; " + repairSecret},
 		{name: "release Secret with a bad number label", env: rollback(), setup: func(t *testing.T, f *badInputFixture) {
 			releaseSecret(map[string]string{"release-number": "one"}, gzipped(t, settingsManifest))(t, f)
 		},
-			code: 1, err: "rollback: release history: secret {ns}/harness.release.app.1: label release-number: \"one\" is not a release number; " + repairSecret},
-		{name: "release Secret with an unknown status", env: declarative, setup: func(t *testing.T, f *badInputFixture) {
+			code: 1, err: "rollback: " + newestUnreadable + "secret {ns}/harness.release.app.1: label release-number: \"one\" is not a release number; " + repairSecret},
+		{name: "release Secret with an unknown status", env: pruning, setup: func(t *testing.T, f *badInputFixture) {
 			releaseSecret(map[string]string{"status": "Deployed"}, gzipped(t, settingsManifest))(t, f)
 		}, files: app,
-			code: 1, err: "rolling: release history: secret {ns}/harness.release.app.1: label status: \"Deployed\" is not InProgress, Succeeded or Failed; " + repairSecret},
+			code: 1, err: "rolling: release history: " + mayBePruned + "secret {ns}/harness.release.app.1: label status: \"Deployed\" is not InProgress, Succeeded or Failed; " + repairSecret},
 		{name: "release Secret whose manifests are not YAML", env: rollback(), setup: func(t *testing.T, f *badInputFixture) {
 			releaseSecret(nil, gzipped(t, "apiVersion: v1\nkind: [ConfigMap\n"))(t, f)
 		},
-			code: 1, err: "rollback: release history: secret {ns}/harness.release.app.1: key release: manifest 1: line 2: did not find expected ',' or ']'; " + repairSecret},
+			code: 1, err: "rollback: " + newestUnreadable + "secret {ns}/harness.release.app.1: key release: manifest 1: line 2: did not find expected ',' or ']'; " + repairSecret},
 		// Rollback panicked re-reading these manifests, and left its lock.
 		{name: "release Secret whose manifests have metadata that is a list", env: rollback(), setup: func(t *testing.T, f *badInputFixture) {
 			releaseSecret(map[string]string{"status": "Failed"}, gzipped(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n- name: web\n"))(t, f)
 		},
-			code: 1, err: "rollback: release history: secret {ns}/harness.release.app.1: key release: manifest 1: metadata is a list, not a mapping (line 4); " + repairSecret},
+			code: 1, err: "rollback: " + newestUnreadable + "secret {ns}/harness.release.app.1: key release: manifest 1: metadata is a list, not a mapping (line 4); " + repairSecret},
 
 		// --- Rollback targets.
 		{name: "rollback_to a release that does not exist", env: rollback("PLUGIN_ROLLBACK_TO", "7"),
