@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/sirupsen/logrus"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/plugin"
@@ -65,6 +67,10 @@ func run(ctx context.Context, args, environ []string, out io.Writer) (code int) 
 	settings, warnings, err := plugin.Load(environ, args)
 	logOpts := logOptions(settings, getenv)
 	log := logging.New(out, logOpts)
+	// client-go logs through klog, which would write its own lines to
+	// stderr whatever log_level says; they go through the one logger.
+	klog.SetLogger(logging.Klog(log))
+	rest.SetDefaultWarningHandler(logging.NewAPIWarnings(log))
 	if settings != nil && logOpts.GitHubActions {
 		// First of all, so that GitHub hides the secrets from every line
 		// after, this step's and later steps'. Only GitHub takes masks:
