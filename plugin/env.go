@@ -40,6 +40,7 @@ const (
 	envImages                    = "PLUGIN_IMAGES"
 	envSkipDryRun                = "PLUGIN_SKIP_DRY_RUN"
 	envCreateNamespace           = "PLUGIN_CREATE_NAMESPACE"
+	envTakeOwnership             = "PLUGIN_TAKE_OWNERSHIP"
 	envDiff                      = "PLUGIN_DIFF"
 	envDetailedExitcode          = "PLUGIN_DETAILED_EXITCODE"
 	envOutput                    = "PLUGIN_OUTPUT"

@@ -96,6 +96,7 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			Declarative:            bool(s.EnableDeclarativeRollback),
 			Pruning:                bool(s.Pruning),
 			CreateNamespace:        bool(s.CreateNamespace),
+			TakeOwnership:          bool(s.TakeOwnership),
 			Render:                 s.renderConfig(),
 			Diff:                   bool(s.Diff),
 		}, env), nil
@@ -120,6 +121,7 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			Timeout:              s.Timeout,
 			SkipDryRun:           bool(s.SkipDryRun),
 			CreateNamespace:      bool(s.CreateNamespace),
+			TakeOwnership:        bool(s.TakeOwnership),
 			SkipSteadyStateCheck: bool(s.SkipSteadyStateCheck),
 			FailFast:             bool(s.FailFast),
 			FailFastAfter:        s.FailFastAfter,

@@ -63,6 +63,8 @@ type Settings struct {
 	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, apply: skip the server-side dry run before applying"`
 	// CreateNamespace creates a missing target namespace that the manifests do not create themselves.
 	CreateNamespace Bool `envconfig:"PLUGIN_CREATE_NAMESPACE" desc:"rolling, apply: create the target namespace when it does not exist and the manifests do not hold it (like helm --create-namespace)"`
+	// TakeOwnership lets a release adopt objects another release owns.
+	TakeOwnership Bool `envconfig:"PLUGIN_TAKE_OWNERSHIP" desc:"rolling, apply: adopt objects of the manifests that another release owns (kube-release.io/release-name) instead of refusing to deploy"`
 	// SkipResourceVersioning keeps ConfigMap and Secret names unchanged.
 	SkipResourceVersioning Bool `envconfig:"PLUGIN_SKIP_RESOURCE_VERSIONING" desc:"rolling: do not suffix ConfigMap and Secret names with the release number"`
 	// FailFast gives up waiting as soon as a pod is stuck for FailFastAfter.

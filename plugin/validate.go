@@ -146,6 +146,9 @@ func (s *Settings) check() []Problem {
 	if known && bool(s.CreateNamespace) && s.Step != StepRolling && s.Step != StepApply {
 		add(envCreateNamespace, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
 	}
+	if known && bool(s.TakeOwnership) && s.Step != StepRolling && s.Step != StepApply {
+		add(envTakeOwnership, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
+	}
 	switch s.OnFirstFailure {
 	case "", OnFirstFailureKeep, OnFirstFailureDelete:
 	default:

@@ -36,6 +36,9 @@ type ApplyConfig struct {
 	// CreateNamespace creates the namespace when it does not exist and
 	// the manifests do not hold it.
 	CreateNamespace bool
+	// TakeOwnership adopts objects that another release owns instead of
+	// refusing the apply (with a Release only).
+	TakeOwnership bool
 }
 
 // Apply applies manifests with the rolling deploy's engine and order, and
@@ -127,6 +130,13 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	// With a release, what the apply writes is the release's.
+	owned := a.cfg.Release != ""
+	if owned {
+		if nodes, err = filter(nodes, a.owner().Filter()); err != nil {
+			return Result{}, err
+		}
+	}
 	logManifests(log, nodes)
 	workloads := applyWorkloads(nodes)
 	images := manifest.Images(nodes)
@@ -137,6 +147,14 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	applier, err := apply.New(a.env.Clients, apply.Config{})
 	if err != nil {
 		return Result{}, err
+	}
+	if owned {
+		err = claim(ctx, a.env, applier, objs, a.owner(), a.cfg.TakeOwnership)
+	} else {
+		err = keepOwners(ctx, applier, objs)
+	}
+	if err != nil {
+		return a.result(nil, images, err), err
 	}
 	var baseline *apply.Result
 	if !a.cfg.SkipDryRun {
@@ -177,6 +195,9 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	logging.Succeeded(log, "Applied %d objects; %d workloads reached steady state", len(objs), len(waited))
 	return a.result(res, images, nil), nil
 }
+
+// owner is the release the apply belongs to.
+func (a *Apply) owner() owner { return owner{Namespace: a.cfg.Namespace, Name: a.cfg.Release} }
 
 // applyWorkloads are what the apply step waits for: the Deployments,
 // StatefulSets, DaemonSets and Jobs of the set not marked direct-apply. A

@@ -259,6 +259,10 @@ func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, e
 		}
 		refs[i] = apply.Ref{Group: group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 	}
+	// What it created may have been taken over by another release since.
+	if refs, err = spare(ctx, rb.env, applier, refs, rb.owner()); err != nil {
+		return rb.result(rollbackFailed, nil, current, evidence), fmt.Errorf("delete the objects of release %d: %w", current.Number, err)
+	}
 	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
 	for _, c := range deleted {
 		log.Info(c.String())
@@ -269,6 +273,9 @@ func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, e
 	}
 	return rb.result(rollbackSucceeded, nil, current, evidence), nil
 }
+
+// owner is the release rolled back, the owner of what it re-applies.
+func (rb *Rollback) owner() owner { return owner{Namespace: rb.cfg.Namespace, Name: rb.cfg.Release} }
 
 // evidence logs why the release failed, before anything is changed, and
 // returns it as Markdown for the step summary.
@@ -321,12 +328,19 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
 		}
 		workloads = managedWorkloads(nodes)
+		// A release Harness recorded stored its manifests unmarked.
+		if nodes, err = filter(nodes, rb.owner().Filter()); err != nil {
+			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
+		}
 		objs, err := toUnstructured(nodes)
 		if err != nil {
 			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
 		}
 		applier, err := apply.New(rb.env.Clients, apply.Config{})
 		if err != nil {
+			return nil, err
+		}
+		if err := claim(ctx, rb.env, applier, objs, rb.owner(), false); err != nil {
 			return nil, err
 		}
 		res, err := applier.Apply(ctx, objs, apply.Options{})
@@ -401,6 +415,9 @@ func (rb *Rollback) pruneAdded(ctx context.Context, applier *apply.Applier, curr
 	refs, err := pruneRefs(current.Manifests, keep)
 	if err != nil {
 		return fmt.Errorf("prune: release %d: %w", current.Number, err)
+	}
+	if refs, err = spare(ctx, rb.env, applier, refs, rb.owner()); err != nil {
+		return fmt.Errorf("prune: %w", err)
 	}
 	if len(refs) == 0 {
 		return nil

@@ -45,6 +45,9 @@ type RollingConfig struct {
 	// CreateNamespace creates the namespace when it does not exist and
 	// the manifests do not hold it.
 	CreateNamespace bool
+	// TakeOwnership adopts objects of the manifests that another release
+	// owns instead of refusing the deploy.
+	TakeOwnership bool
 }
 
 // Rolling is the rolling deploy: render and version the manifests, apply
@@ -126,6 +129,9 @@ func (r *Rolling) run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := claim(stepCtx, r.env, applier, plan.objects, r.owner(), r.cfg.TakeOwnership); err != nil {
+		return r.notRecorded(plan, err), err
+	}
 	if !r.cfg.SkipDryRun {
 		// A bad object stops the deploy before anything is written.
 		if plan.baseline, err = dryRunAndDiff(stepCtx, r.env, applier, plan.objects, bool(r.cfg.Diff)); err != nil {
@@ -161,7 +167,7 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	if r.cfg.SkipResourceVersioning || r.cfg.Declarative {
 		version = versioning.Filter{}
 	}
-	if nodes, err = filter(nodes, version, manifest.ReleaseLabelFilter{Release: r.cfg.Release}); err != nil {
+	if nodes, err = filter(nodes, version, manifest.ReleaseLabelFilter{Release: r.cfg.Release}, r.owner().Filter()); err != nil {
 		return nil, err
 	}
 	p.resources = resources(nodes)
@@ -346,6 +352,10 @@ func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollin
 	for _, id := range drop.VersionedResources() {
 		refs = append(refs, apply.Ref{Kind: id.Kind, Namespace: id.Namespace, Name: id.Name})
 	}
+	refs, err := spare(ctx, r.env, applier, refs, r.owner())
+	if err != nil {
+		return nil, fmt.Errorf("clean up releases %s: %w", list, err)
+	}
 	if len(refs) > 0 {
 		deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
 		for _, c := range deleted {
@@ -370,6 +380,9 @@ func (r *Rolling) prune(ctx context.Context, applier *apply.Applier, p *rollingP
 	if err != nil {
 		return fmt.Errorf("prune: release %d: %w", p.previous.Number, err)
 	}
+	if refs, err = spare(ctx, r.env, applier, refs, r.owner()); err != nil {
+		return fmt.Errorf("prune: %w", err)
+	}
 	if len(refs) == 0 {
 		r.env.Log.Info("Pruning: nothing to prune")
 		return nil
@@ -383,6 +396,9 @@ func (r *Rolling) prune(ctx context.Context, applier *apply.Applier, p *rollingP
 	}
 	return nil
 }
+
+// owner is the release the step deploys, the owner of what it applies.
+func (r *Rolling) owner() owner { return owner{Namespace: r.cfg.Namespace, Name: r.cfg.Release} }
 
 func releaseNumbers(h release.History) string {
 	numbers := make([]string, len(h))
