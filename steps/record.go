@@ -142,7 +142,7 @@ func (r *Rolling) sizeAdvice(size *release.SizeError, final *release.Release, ke
 		}
 		return strings.TrimSuffix(singular, "s")
 	}
-	if len(kept) > 0 {
+	if len(kept) > 0 && !r.cfg.Declarative { // a release Secret holds one release
 		fmt.Fprintf(&b, ", and %s, kept beside it (a rollback returns to the last successful one), %s %s",
 			plural(kept, "release"), verb("takes"), sizeOf(size.Rest))
 	}

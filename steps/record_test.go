@@ -176,6 +176,37 @@ func TestCheckRecordSize(t *testing.T) {
 	if n := len(client.Actions()); n != writes {
 		t.Errorf("the check made %d requests", n-writes)
 	}
+
+	// Declarative: the release's own Secret, its manifests and metadata.
+	t.Run("over, declarative", func(t *testing.T) {
+		rel, objs := bulkyRelease(2, 20000, release.InProgress)
+		var docs [][]byte
+		for _, id := range rel.Resources {
+			docs = append(docs, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: "+id.Name+", namespace: prod}\n"))
+		}
+		rel.Manifests = release.JoinManifests(docs...)
+		rel.Metadata.CreatedObjects = nil
+		secrets := release.NewSecretStore(typedtest.Wrap(fake.NewClientset()), "prod", "web")
+		p := &rollingPlan{store: secrets, history: release.History{{Number: 1, Status: release.Succeeded}}, number: 2, objects: objs}
+		err := NewRolling(RollingConfig{Release: "web", Declarative: true}, Env{}).checkRecordSize(p, rel)
+		if !errors.Is(err, release.ErrTooLarge) {
+			t.Fatalf("error %v, want ErrTooLarge", err)
+		}
+		t.Log(err)
+		msg := err.Error()
+		for _, w := range []string{
+			"release history: secret prod/harness.release.web.2: too large: release 2, whose manifests are ",
+			"for 20000 resources (20000 of them new objects, each recorded as created); nothing was changed",
+			"deploy smaller manifests per release, or leave enable_declarative_rollback off",
+		} {
+			if !strings.Contains(msg, w) {
+				t.Errorf("error lacks %q", w)
+			}
+		}
+		if strings.Contains(msg, "kept beside it") || strings.Contains(msg, "skip_resource_versioning") {
+			t.Errorf("error speaks of what a release Secret does not hold:\n%s", msg)
+		}
+	})
 }
 
 func TestPlural(t *testing.T) {
