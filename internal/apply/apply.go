@@ -39,6 +39,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
 
@@ -76,6 +77,7 @@ const DefaultConcurrency = 16
 type Applier struct {
 	clients     *kube.Clients
 	rest        rest.Interface
+	meta        metadata.Interface // metadata only: owners, never a Secret's data
 	manager     string
 	concurrency int
 	retry       Retry
@@ -95,9 +97,14 @@ func New(clients *kube.Clients, cfg Config) (*Applier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apply client: %w", err)
 	}
+	meta, err := metadata.NewForConfig(clients.Config)
+	if err != nil {
+		return nil, fmt.Errorf("metadata client: %w", err)
+	}
 	a := &Applier{
 		clients:     clients,
 		rest:        client,
+		meta:        meta,
 		manager:     cfg.FieldManager,
 		concurrency: cfg.Concurrency,
 		retry:       cfg.Retry.withDefaults(),

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/metadata"
 
 	"github.com/kube-release/kube-release/internal/manifest"
 )
@@ -144,13 +144,6 @@ func isConfig(ref Ref) bool {
 
 func configKey(ref Ref) string { return ref.Kind + "/" + ref.Namespace + "/" + ref.Name }
 
-// partialMetadata asks the API server for metadata only: what ownership
-// needs, and never a Secret's data.
-const (
-	partialMetadata     = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
-	partialMetadataList = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-)
-
 // liveMetadata reads the metadata of the objects that exist.
 func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1.ObjectMeta, error) {
 	type group struct {
@@ -201,26 +194,41 @@ func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1
 	errs = make([]error, len(groups))
 	a.parallel(len(groups), func(i int) {
 		g := groups[i]
+		client := a.meta.Resource(g.mapping.Resource)
 		if g.namespace != "" {
-			var list metav1.PartialObjectMetadataList
-			if err := a.getMetadata(ctx, resourcePath(g.mapping, g.namespace, ""), partialMetadataList, &list); err != nil {
+			var list *metav1.PartialObjectMetadataList
+			err := a.retry.do(ctx, func() (err error) {
+				list, err = client.Namespace(g.namespace).List(ctx, metav1.ListOptions{})
+				return err
+			})
+			switch {
+			case err == nil:
+				byName := map[string]metav1.ObjectMeta{}
+				for _, item := range list.Items {
+					byName[item.Name] = item.ObjectMeta
+				}
+				for _, ref := range g.refs {
+					if m, ok := byName[ref.Name]; ok {
+						found(ref, m)
+					}
+				}
+				return
+			case !apierrors.IsForbidden(err):
 				errs[i] = fmt.Errorf("list %s in namespace %s: %w", g.mapping.Resource.Resource, g.namespace, err)
 				return
 			}
-			byName := map[string]metav1.ObjectMeta{}
-			for _, item := range list.Items {
-				byName[item.Name] = item.ObjectMeta
-			}
-			for _, ref := range g.refs {
-				if m, ok := byName[ref.Name]; ok {
-					found(ref, m)
-				}
-			}
-			return
+			// A Role that grants get but not list: one get per object.
 		}
 		for _, ref := range g.refs {
-			var obj metav1.PartialObjectMetadata
-			err := a.getMetadata(ctx, resourcePath(g.mapping, "", ref.Name), partialMetadata, &obj)
+			var obj *metav1.PartialObjectMetadata
+			var get metadata.ResourceInterface = client
+			if g.namespace != "" {
+				get = client.Namespace(g.namespace)
+			}
+			err := a.retry.do(ctx, func() (err error) {
+				obj, err = get.Get(ctx, ref.Name, metav1.GetOptions{})
+				return err
+			})
 			switch {
 			case apierrors.IsNotFound(err):
 			case err != nil:
@@ -235,16 +243,6 @@ func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1
 		return nil, fmt.Errorf("read the owners of the objects: %w", err)
 	}
 	return out, nil
-}
-
-func (a *Applier) getMetadata(ctx context.Context, path, accept string, into any) error {
-	return a.retry.do(ctx, func() error {
-		raw, err := a.rest.Get().AbsPath(path).SetHeader("Accept", accept).MaxRetries(0).Do(ctx).Raw()
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(raw, into)
-	})
 }
 
 // workloadKinds are the kinds whose pod templates use ConfigMaps and
@@ -287,13 +285,10 @@ func (a *Applier) configUsers(ctx context.Context, namespaces []string, self Own
 			errs[i] = err
 			return
 		}
-		var list unstructured.UnstructuredList
-		err = a.retry.do(ctx, func() error {
-			raw, err := a.rest.Get().AbsPath(resourcePath(m, j.namespace, "")).MaxRetries(0).Do(ctx).Raw()
-			if err != nil {
-				return err
-			}
-			return list.UnmarshalJSON(raw)
+		var list *unstructured.UnstructuredList
+		err = a.retry.do(ctx, func() (err error) {
+			list, err = a.clients.Dynamic.Resource(m.Resource).Namespace(j.namespace).List(ctx, metav1.ListOptions{})
+			return err
 		})
 		if err != nil {
 			errs[i] = fmt.Errorf("list %s in namespace %s: %w", m.Resource.Resource, j.namespace, err)
