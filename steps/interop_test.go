@@ -11,8 +11,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/release"
@@ -35,13 +37,22 @@ func (f *fixture) applyWeb(image string) {
 			},
 		},
 	}
-	existing, err := deployments.Get(ctx, "web", metav1.GetOptions{})
-	if err != nil {
-		existing, err = deployments.Create(ctx, d, metav1.CreateOptions{})
-	} else {
+	// The controller writes the Deployment's status all the time: read it
+	// again on a conflict.
+	var existing *appsv1.Deployment
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() (err error) {
+		existing, err = deployments.Get(ctx, "web", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			existing, err = deployments.Create(ctx, d, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
 		existing.Spec = d.Spec
 		existing, err = deployments.Update(ctx, existing, metav1.UpdateOptions{})
-	}
+		return err
+	})
 	if err != nil {
 		f.t.Fatal(err)
 	}
