@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
 	"testing"
+
+	"k8s.io/klog/v2"
 
 	"github.com/kube-release/kube-release/plugin"
 	"github.com/kube-release/kube-release/steps"
@@ -45,5 +49,25 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("exitCode = %d, quiet %v; want %d, quiet %v", code, quiet, tt.code, tt.wantQuiet)
 			}
 		})
+	}
+}
+
+// client-go's klog lines come out through the run's logger, in its format
+// and at its level: an error as a warning, an info line only at debug
+// level; never raw.
+func TestKlogGoesThroughTheLogger(t *testing.T) {
+	var out bytes.Buffer
+	// Invalid settings end the run early, after the logger is set up, at
+	// the default level (info).
+	if code := run(context.Background(), nil, []string{"PLUGIN_STEP=rolling"}, &out); code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, out.String())
+	}
+	t.Cleanup(klog.ClearLogger)
+	out.Reset()
+	klog.Errorf("Unhandled Error: %v", "watch ended")
+	klog.Info("Warning: deprecated")
+	klog.V(8).Info(`Response Body: {"data":{"password":"aHVudGVyMg=="}}`)
+	if want := "warning: Unhandled Error: watch ended\n"; out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
 	}
 }

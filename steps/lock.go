@@ -23,8 +23,10 @@ type LockConfig struct {
 	Force bool
 }
 
-// errLockLost cancels a step whose lock another run took over.
-var errLockLost = errors.New("the deploy lock was taken over by another run")
+// errLockLost is matched by the cause of a step's context when its lock
+// was lost; the cause is the lock's error, which says how: another run
+// took it over, or it could not be renewed in time and expired.
+var errLockLost = lock.ErrLost
 
 // withLock runs fn holding the deploy lock of (namespace, release), so two
 // pipelines never deploy or roll back one release at the same time. fn's
@@ -61,8 +63,9 @@ func withLock(ctx context.Context, env Env, namespace, name string, fn func(cont
 	go func() {
 		select {
 		case <-l.Lost():
-			env.Log.Errorf("%v: stopping", l.Err())
-			cancel(fmt.Errorf("%w: %w", errLockLost, l.Err()))
+			// A warning: the step ends with the error, which main prints.
+			env.Log.Warnf("%v: stopping", l.Err())
+			cancel(l.Err())
 		case <-lockCtx.Done():
 		}
 	}()

@@ -31,8 +31,32 @@ const (
 var ErrHeld = errors.New("deploy lock is held")
 
 // ErrLost is the cause of a lock's context when another run took it over
-// (force_unlock) or it could not be renewed before it expired.
+// (force_unlock) or it could not be renewed before it expired. Err then
+// holds a *LostError that says which.
 var ErrLost = errors.New("deploy lock lost")
+
+// LostError says how a lock was lost: another run holds the lease now
+// (Holder), or nobody took it and this run could not keep it (Reason: it
+// could not be renewed in time, an API outage or a frozen runner, or the
+// lease was deleted). The two call for different things, and an outage
+// reported as a takeover sends people looking for a run that never was.
+type LostError struct {
+	// Holder is the run that holds the lease now, and Since when it took
+	// it; empty when no other run did.
+	Holder string
+	Since  time.Time
+	// Reason is what happened when no other run took the lease.
+	Reason string
+}
+
+func (e *LostError) Error() string {
+	if e.Holder != "" {
+		return fmt.Sprintf("%v: another run holds it now: %s since %s", ErrLost, e.Holder, e.Since.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%v: %s", ErrLost, e.Reason)
+}
+
+func (e *LostError) Unwrap() error { return ErrLost }
 
 // Options configure Acquire.
 type Options struct {
@@ -82,6 +106,8 @@ type Lock struct {
 	// validUntil is when the lease expires for the other runs, as this run
 	// knows it: the time it sent its last successful renewal plus the TTL.
 	validUntil time.Time
+	// renewErr is the last renewal's error, nil once one succeeds.
+	renewErr error
 
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -241,8 +267,8 @@ func (l *Lock) Check() error {
 	renewed := l.validUntil.Add(-l.ttl)
 	l.mu.Unlock()
 	if age := l.now().Sub(renewed); age >= l.ttl-l.ttl/8 {
-		l.markLost(fmt.Errorf("%w: its last renewal was %s ago and the lease expires after %s, so another run may hold it now: this run stops writing",
-			ErrLost, seconds(age), l.ttl))
+		l.markLost(&LostError{Reason: fmt.Sprintf("its last renewal was %s ago and the lease expires after %s%s, so another run may hold it now: this run stops writing",
+			seconds(age), l.ttl, l.lastRenewalError())})
 		return l.Err()
 	}
 	return nil
@@ -266,6 +292,9 @@ func (l *Lock) renew(ctx context.Context) {
 		case <-time.After(interval):
 		}
 		err := l.renewOnce(ctx)
+		l.mu.Lock()
+		l.renewErr = err
+		l.mu.Unlock()
 		switch {
 		case err == nil:
 			lastRenewed = l.now()
@@ -273,18 +302,38 @@ func (l *Lock) renew(ctx context.Context) {
 			l.markLost(err)
 			return
 		case l.now().Sub(lastRenewed) >= l.ttl:
-			l.markLost(fmt.Errorf("%w: not renewed for %s: %v", ErrLost, l.ttl, err))
+			l.markLost(&LostError{Reason: fmt.Sprintf("it could not be renewed for %s (last error: %v), so it expired (the lease lasts %s unrenewed)",
+				seconds(l.now().Sub(lastRenewed)), err, l.ttl)})
 			return
 		}
 	}
+}
+
+// lastRenewalError is ", the last renewal failing with ..." when the
+// renewal that should have come failed, for a message about a lock that
+// went unrenewed.
+func (l *Lock) lastRenewalError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.renewErr == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (last renewal error: %v)", l.renewErr)
 }
 
 func (l *Lock) renewOnce(ctx context.Context) error {
 	l.mu.Lock()
 	lease := l.lease.DeepCopy()
 	l.mu.Unlock()
-	if ptr.Deref(lease.Spec.HolderIdentity, "") != l.holder {
-		return fmt.Errorf("%w: now held by %s", ErrLost, ptr.Deref(lease.Spec.HolderIdentity, "nobody"))
+	if holder := ptr.Deref(lease.Spec.HolderIdentity, ""); holder != l.holder {
+		if holder == "" {
+			return &LostError{Reason: fmt.Sprintf("lease %s was released by someone else", Name(l.release))}
+		}
+		since := lease.Spec.AcquireTime
+		if since == nil {
+			since = lease.Spec.RenewTime
+		}
+		return &LostError{Holder: holder, Since: ptr.Deref(since, metav1.MicroTime{}).Time}
 	}
 	now := metav1.NewMicroTime(l.now())
 	lease.Spec.RenewTime = &now
@@ -292,7 +341,7 @@ func (l *Lock) renewOnce(ctx context.Context) error {
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		current, gerr := l.client.CoordinationV1().Leases(l.namespace).Get(ctx, Name(l.release), metav1.GetOptions{})
 		if apierrors.IsNotFound(gerr) {
-			return fmt.Errorf("%w: lease %s was deleted", ErrLost, Name(l.release))
+			return &LostError{Reason: fmt.Sprintf("lease %s was deleted by someone else", Name(l.release))}
 		}
 		if gerr != nil {
 			return gerr

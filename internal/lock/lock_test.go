@@ -116,7 +116,9 @@ func TestForceAndLost(t *testing.T) {
 	}
 	select {
 	case <-first.Lost():
-		if !errors.Is(first.Err(), ErrLost) || !strings.Contains(first.Err().Error(), "build 2") {
+		var lost *LostError
+		if !errors.Is(first.Err(), ErrLost) || !errors.As(first.Err(), &lost) || lost.Holder != "build 2" ||
+			!strings.HasPrefix(first.Err().Error(), "deploy lock lost: another run holds it now: build 2 since ") {
 			t.Errorf("lost error = %v", first.Err())
 		}
 	case <-time.After(10 * time.Second):
@@ -265,5 +267,56 @@ func TestCheckAfterOverdueRenewal(t *testing.T) {
 	case <-l.Lost():
 	default:
 		t.Error("a failed check does not mark the lock lost")
+	}
+}
+
+// An API server that refuses every renewal for longer than the TTL loses
+// the lock, and the error says so: it could not be renewed, and why; not
+// that another run took it, since none did.
+func TestLostWhenRenewalsFail(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	ctx := context.Background()
+	var down atomic.Bool
+	cfg := c.Config()
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripper(func(r *http.Request) (*http.Response, error) {
+			if down.Load() {
+				return nil, errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")
+			}
+			return rt.RoundTrip(r)
+		})
+	})
+	cs, err := typed.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Acquire(ctx, cs, ns, "web", Options{Holder: "build 1", TTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Store(true)
+	select {
+	case <-l.Lost():
+	case <-time.After(time.Minute):
+		t.Fatal("the lock was never lost")
+	}
+	err = l.Err()
+	var lost *LostError
+	if !errors.Is(err, ErrLost) || !errors.As(err, &lost) || lost.Holder != "" {
+		t.Fatalf("lost error %#v, want a LostError without a holder", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"deploy lock lost: it could not be renewed for ", "(last error: ", "connection refused", "so it expired"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "another run holds") {
+		t.Errorf("message %q blames another run", msg)
+	}
+	down.Store(false)
+	if err := l.Release(ctx); err != nil {
+		t.Errorf("release: %v", err)
 	}
 }
