@@ -5,13 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/kube-release/kube-release/internal/rollout"
 )
 
 const (
@@ -88,7 +89,7 @@ func summarizeEvents(events []corev1.Event, objects involved, since time.Time, l
 		}
 		message := e.Message
 		if e.Reason == reasonFailedScheduling {
-			message = schedulerMessage(message)
+			message = rollout.SchedulerMessage(message)
 		}
 		k := key{e.InvolvedObject.Kind, e.Reason, message}
 		m := merged[k]
@@ -166,21 +167,3 @@ func moveFirst(list []string, s string) []string {
 // pod it cannot place.
 const reasonFailedScheduling = "FailedScheduling"
 
-// schedulerMessage is what kube-scheduler says about a pod it cannot place
-// (a FailedScheduling event, the PodScheduled condition), without a stray
-// "not found". The scheduler writes "0/N nodes are available: <why>." and
-// then what its PostFilter plugins said. When a PreFilter has already
-// failed the pod (VolumeBinding for unbound immediate
-// PersistentVolumeClaims, say), the DynamicResources plugin's PostFilter
-// finds none of the state its own PreFilter would have left and says only
-// "not found", about that state, not about the pod (kube-scheduler 1.34):
-// "...unbound immediate PersistentVolumeClaims. not found".
-func schedulerMessage(msg string) string {
-	if !strings.HasPrefix(msg, "0/") || !strings.Contains(msg, " nodes are available: ") {
-		return msg
-	}
-	if trimmed, ok := strings.CutSuffix(strings.TrimRight(msg, " "), ". not found"); ok {
-		return trimmed + "."
-	}
-	return msg
-}

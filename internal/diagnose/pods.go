@@ -28,7 +28,7 @@ func (c *collector) pod(ctx context.Context, pod *corev1.Pod) Pod {
 		if cond.Status != corev1.ConditionTrue {
 			message := cond.Message
 			if cond.Type == corev1.PodScheduled {
-				message = schedulerMessage(message)
+				message = rollout.SchedulerMessage(message)
 			}
 			p.Conditions = append(p.Conditions, Condition{
 				Type: string(cond.Type), Status: string(cond.Status), Reason: cond.Reason, Message: message,

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 
@@ -26,8 +27,8 @@ func TestSchedulerMessage(t *testing.T) {
 		{"secret \"x\" not found", "secret \"x\" not found"},
 		{"", ""},
 	} {
-		if got := schedulerMessage(tc.in); got != tc.want {
-			t.Errorf("schedulerMessage(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := rollout.SchedulerMessage(tc.in); got != tc.want {
+			t.Errorf("rollout.SchedulerMessage(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -46,7 +46,7 @@ func podIssues(pod *corev1.Pod) []string {
 	}
 	for _, c := range pod.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return []string{joinReason("not scheduled", c.Reason, c.Message)}
+			return []string{joinReason("not scheduled", c.Reason, SchedulerMessage(c.Message))}
 		}
 	}
 	for _, c := range pod.Status.Conditions {
@@ -194,4 +194,23 @@ func podLines(pods []corev1.Pod) []string {
 // progress line stays one line.
 func OneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// SchedulerMessage is what kube-scheduler says about a pod it cannot place
+// (a FailedScheduling event, the PodScheduled condition), without a stray
+// "not found". The scheduler writes "0/N nodes are available: <why>." and
+// then what its PostFilter plugins said. When a PreFilter has already
+// failed the pod (VolumeBinding for unbound immediate
+// PersistentVolumeClaims, say), the DynamicResources plugin's PostFilter
+// finds none of the state its own PreFilter would have left and says only
+// "not found", about that state, not about the pod (kube-scheduler 1.34):
+// "...unbound immediate PersistentVolumeClaims. not found".
+func SchedulerMessage(msg string) string {
+	if !strings.HasPrefix(msg, "0/") || !strings.Contains(msg, " nodes are available: ") {
+		return msg
+	}
+	if trimmed, ok := strings.CutSuffix(strings.TrimRight(msg, " "), ". not found"); ok {
+		return trimmed + "."
+	}
+	return msg
 }
