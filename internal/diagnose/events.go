@@ -166,4 +166,3 @@ func moveFirst(list []string, s string) []string {
 // reasonFailedScheduling is the reason of kube-scheduler's events about a
 // pod it cannot place.
 const reasonFailedScheduling = "FailedScheduling"
-
