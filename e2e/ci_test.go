@@ -646,38 +646,177 @@ data:
 				}
 				stdout = masks.ReplaceAllString(stdout, "")
 			}
-			outputs := map[string]string{"stdout": stdout, "stderr": r.stderr}
-			err := filepath.WalkDir(files, func(path string, d os.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				data, err := os.ReadFile(path)
-				outputs[strings.TrimPrefix(path, files+"/")] = string(data)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			outputs := assertNoSecrets(t, stdout, r.stderr, files, append(slices.Clone(secrets), tt.extra...))
 			if _, ok := outputs["drone.env"]; !ok && tt.wantCode == 0 {
 				t.Errorf("no outputs written: %q", slices.Sorted(maps.Keys(outputs)))
-			}
-			for where, text := range outputs {
-				for _, secret := range append(slices.Clone(secrets), tt.extra...) {
-					if strings.Contains(text, secret) {
-						t.Errorf("%s shows the secret value %q:\n%s", where, secret, text)
-					}
-				}
 			}
 		})
 	}
 }
 
-// Every step, one after another on one release, at debug level with token
-// auth and Secret data that changes between releases (so diffs show it
-// changing): no value reaches stdout, stderr or any output file.
+// logLevels are every log_level, least verbose first.
+var logLevels = []string{"error", "warn", "info", "debug", "trace"}
+
+// outputEnv points every CI output of a step into files: DRONE_OUTPUT,
+// GITHUB_OUTPUT, GITHUB_STEP_SUMMARY and results_dir.
+func outputEnv(files string) map[string]string {
+	return map[string]string{
+		"PLUGIN_RESULTS_DIR":  filepath.Join(files, "results"),
+		"DRONE_OUTPUT":        filepath.Join(files, "drone.env"),
+		"GITHUB_OUTPUT":       filepath.Join(files, "github_output"),
+		"GITHUB_STEP_SUMMARY": filepath.Join(files, "summary.md"),
+	}
+}
+
+// assertNoSecrets fails for every secret value found in stdout, stderr or
+// any file under files, and returns them all by name.
+func assertNoSecrets(t *testing.T, stdout, stderr, files string, secrets []string) map[string]string {
+	t.Helper()
+	outputs := map[string]string{"stdout": stdout, "stderr": stderr}
+	err := filepath.WalkDir(files, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		outputs[strings.TrimPrefix(path, files+"/")] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for where, text := range outputs {
+		for _, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s shows the secret value %q:\n%s", where, secret, text)
+			}
+		}
+	}
+	return outputs
+}
+
+// badSecrets are Secrets the API server rejects for the shape of their
+// data or stringData, each answered with an error that would echo the
+// value: a string, a list or a number instead of a map, a nested map, a
+// value that is not base64.
+const badSecrets = `apiVersion: v1
+kind: Secret
+metadata: {name: as-string}
+data: hunter2-data-string
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: as-list}
+stringData: [hunter2-list-one, hunter2-list-two]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: as-number}
+data: 98765432123
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: nested}
+stringData: {k: {nested: hunter2-nested}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: not-base64}
+data: {k: "not//base64=="}
+`
+
+// badSecretValues are the values of badSecrets and templatedSecret.
+var badSecretValues = []string{"hunter2-data-string", "hunter2-list-one", "hunter2-list-two", "98765432123", "hunter2-nested", "not//base64==", "hunter2-pin-value"}
+
+// templatedSecret renders a Secret value through int, which fails on a
+// value that is no number: values/prod.yaml holds it.
+const templatedSecret = `apiVersion: v1
+kind: Secret
+metadata: {name: pin}
+stringData:
+  pin: "{{ int .Values.db.pin }}"
+`
+
+// Every step, at every log level, with Secrets the API server rejects for
+// their shape and a template calling int on a value meant for a Secret:
+// no value reaches stdout, stderr or any output file, nor the release
+// history a later step prints (the failure reason of a release recorded
+// Failed).
+func TestNoSecretsFromBadSecrets(t *testing.T) {
+	c := testcluster.Shared(t)
+	secrets := append([]string{c.Token}, badSecretValues...)
+	runs := []struct {
+		name     string
+		step     string
+		env      map[string]string
+		wantCode int
+	}{
+		{name: "diff", step: "diff", wantCode: 1},
+		{name: "apply", step: "apply", wantCode: 1},
+		{name: "rolling", step: "rolling", wantCode: 1},
+		// Without a dry run the apply fails, and the release is recorded
+		// Failed with the error as its reason, for the steps below to read.
+		{name: "rolling without a dry run", step: "rolling", env: map[string]string{"PLUGIN_SKIP_DRY_RUN": "true"}, wantCode: 1},
+		{name: "history", step: "history"},
+		{name: "history as JSON", step: "history", env: map[string]string{"PLUGIN_OUTPUT": "json"}},
+		{name: "rollback", step: "rollback"},
+		{name: "diff of a template", step: "diff", env: map[string]string{"PLUGIN_MANIFESTS": "templated/", "PLUGIN_VALUES": "values/prod.yaml"}, wantCode: 1},
+		{name: "apply of a template", step: "apply", env: map[string]string{"PLUGIN_MANIFESTS": "templated/", "PLUGIN_VALUES": "values/prod.yaml"}, wantCode: 1},
+		{name: "rolling of a template", step: "rolling", env: map[string]string{"PLUGIN_MANIFESTS": "templated/", "PLUGIN_VALUES": "values/prod.yaml"}, wantCode: 1},
+	}
+	for _, level := range logLevels {
+		t.Run(level, func(t *testing.T) {
+			t.Parallel()
+			ns := c.Namespace(t)
+			dir := workspace(t, badSecrets)
+			for name, content := range map[string]string{
+				"templated/secret.yaml": templatedSecret,
+				"values/prod.yaml":      "db:\n  pin: hunter2-pin-value\n",
+			} {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, run := range runs {
+				t.Run(fmt.Sprintf("%d %s", i+1, run.name), func(t *testing.T) {
+					files := t.TempDir()
+					env := map[string]string{
+						"PLUGIN_STEP":                       run.step,
+						"PLUGIN_RELEASE":                    "web",
+						"PLUGIN_NAMESPACE":                  ns,
+						"PLUGIN_SERVER":                     c.Server,
+						"PLUGIN_TOKEN":                      c.Token,
+						"PLUGIN_CERTIFICATE_AUTHORITY_DATA": base64.StdEncoding.EncodeToString(c.CAData),
+						"PLUGIN_LOG_LEVEL":                  level,
+					}
+					if run.step != "history" && run.step != "rollback" {
+						env["PLUGIN_MANIFESTS"] = "deploy/"
+					}
+					maps.Copy(env, outputEnv(files))
+					maps.Copy(env, run.env)
+					r := runStep(t, dir, env)
+					if r.code != run.wantCode {
+						t.Fatalf("exit %d, want %d:\n%s%s", r.code, run.wantCode, r.stdout, r.stderr)
+					}
+					// A template that fails stops a step before it logs at debug level.
+					if (level == "debug" || level == "trace") && run.step != "history" && run.env["PLUGIN_VALUES"] == "" && !strings.Contains(r.stdout, "debug: ") {
+						t.Errorf("no debug lines at level %s:\n%s", level, r.stdout)
+					}
+					assertNoSecrets(t, r.stdout, r.stderr, files, secrets)
+				})
+			}
+		})
+	}
+}
+
+// Every step, one after another on one release, at every log level with
+// token auth and Secret data that changes between releases (so diffs show
+// it changing): no value reaches stdout, stderr or any output file.
 func TestNoSecretsInAnyStep(t *testing.T) {
 	c := testcluster.Shared(t)
-	ns := c.Namespace(t)
 	values := [][2]string{{"pa55-one", "key-one"}, {"pa55-two", "key-two"}, {"pa55-three", "key-three"}}
 	secrets := []string{c.Token}
 	for _, v := range values {
@@ -706,59 +845,44 @@ func TestNoSecretsInAnyStep(t *testing.T) {
 		{step: "history", app: 2},
 		{step: "history", app: 2, extra: map[string]string{"PLUGIN_OUTPUT": "json"}},
 	}
-	for i, run := range runs {
-		t.Run(fmt.Sprintf("%d %s", i+1, run.step), func(t *testing.T) {
-			image := run.image
-			if image == "" {
-				image = "registry.local/web:1.0"
-			}
-			dir := workspace(t, webApp(image, values[run.app][0], values[run.app][1]))
-			files := t.TempDir()
-			env := map[string]string{
-				"PLUGIN_STEP":                       run.step,
-				"PLUGIN_RELEASE":                    "web",
-				"PLUGIN_NAMESPACE":                  ns,
-				"PLUGIN_SERVER":                     c.Server,
-				"PLUGIN_TOKEN":                      c.Token,
-				"PLUGIN_CERTIFICATE_AUTHORITY_DATA": base64.StdEncoding.EncodeToString(c.CAData),
-				"PLUGIN_LOG_LEVEL":                  "debug",
-				"PLUGIN_RESULTS_DIR":                filepath.Join(files, "results"),
-				"DRONE_OUTPUT":                      filepath.Join(files, "drone.env"),
-				"GITHUB_OUTPUT":                     filepath.Join(files, "github_output"),
-				"GITHUB_STEP_SUMMARY":               filepath.Join(files, "summary.md"),
-			}
-			switch run.step {
-			case "rolling", "apply", "diff":
-				env["PLUGIN_MANIFESTS"] = "deploy/"
-			}
-			for k, v := range run.extra {
-				env[k] = v
-			}
-			r := runStep(t, dir, env)
-			if r.code != run.wantCode {
-				t.Fatalf("exit %d, want %d:\n%s%s", r.code, run.wantCode, r.stdout, r.stderr)
-			}
-			if run.changed && !strings.Contains(r.stdout, "*** (changed)") {
-				t.Errorf("the diff does not show the Secret value changing, masked:\n%s", r.stdout)
-			}
-			outputs := map[string]string{"stdout": r.stdout, "stderr": r.stderr}
-			err := filepath.WalkDir(files, func(path string, d os.DirEntry, err error) error {
-				if err != nil || d.IsDir() {
-					return err
-				}
-				data, err := os.ReadFile(path)
-				outputs[strings.TrimPrefix(path, files+"/")] = string(data)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for where, text := range outputs {
-				for _, secret := range secrets {
-					if strings.Contains(text, secret) {
-						t.Errorf("%s shows the secret value %q:\n%s", where, secret, text)
+	// Each log level runs the whole sequence on a release of its own.
+	for _, level := range logLevels {
+		t.Run(level, func(t *testing.T) {
+			t.Parallel()
+			ns := c.Namespace(t)
+			for i, run := range runs {
+				t.Run(fmt.Sprintf("%d %s", i+1, run.step), func(t *testing.T) {
+					image := run.image
+					if image == "" {
+						image = "registry.local/web:1.0"
 					}
-				}
+					dir := workspace(t, webApp(image, values[run.app][0], values[run.app][1]))
+					files := t.TempDir()
+					env := map[string]string{
+						"PLUGIN_STEP":                       run.step,
+						"PLUGIN_RELEASE":                    "web",
+						"PLUGIN_NAMESPACE":                  ns,
+						"PLUGIN_SERVER":                     c.Server,
+						"PLUGIN_TOKEN":                      c.Token,
+						"PLUGIN_CERTIFICATE_AUTHORITY_DATA": base64.StdEncoding.EncodeToString(c.CAData),
+						"PLUGIN_LOG_LEVEL":                  level,
+					}
+					maps.Copy(env, outputEnv(files))
+					switch run.step {
+					case "rolling", "apply", "diff":
+						env["PLUGIN_MANIFESTS"] = "deploy/"
+					}
+					maps.Copy(env, run.extra)
+					r := runStep(t, dir, env)
+					if r.code != run.wantCode {
+						t.Fatalf("exit %d, want %d:\n%s%s", r.code, run.wantCode, r.stdout, r.stderr)
+					}
+					// The diff is printed at info level and above.
+					if run.changed && level != "error" && level != "warn" && !strings.Contains(r.stdout, "*** (changed)") {
+						t.Errorf("the diff does not show the Secret value changing, masked:\n%s", r.stdout)
+					}
+					assertNoSecrets(t, r.stdout, r.stderr, files, secrets)
+				})
 			}
 		})
 	}
