@@ -124,10 +124,13 @@ func (a *Applier) Spare(ctx context.Context, refs []Ref, self Owner) (del []Ref,
 		return nil, nil, err
 	}
 	for _, ref := range refs {
-		m := live[ref]
-		owner, owned := OwnerOf(m.Annotations)
+		var owner Owner
+		owned := false
+		if m := live[ref]; m != nil {
+			owner, owned = OwnerOf(m.Annotations)
+		}
 		switch {
-		case m != nil && owned && owner != self:
+		case owned && owner != self:
 			spared = append(spared, Spared{ref, "it belongs to release " + owner.String()})
 		case isConfig(ref) && len(users[configKey(ref)]) > 0:
 			spared = append(spared, Spared{ref, "it is used by " + strings.Join(users[configKey(ref)], ", ")})

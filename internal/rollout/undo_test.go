@@ -150,6 +150,11 @@ func TestUndoMatchesKubectl(t *testing.T) {
 					}
 				}
 				undo(w)
+				// The controller renumbers the template it returns to:
+				// compare once it has.
+				if _, err := ObservedRevision(ctx, cs, w); err != nil {
+					t.Fatal(err)
+				}
 				obj, err := w.Get(ctx, cs)
 				if err != nil {
 					t.Fatal(err)
