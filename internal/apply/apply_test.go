@@ -1095,3 +1095,64 @@ func TestApplyGuardsConfigAgainstStaleWrites(t *testing.T) {
 func dynamicResource(d dynamic.Interface, resource, ns string) dynamic.ResourceInterface {
 	return d.Resource(schema.GroupVersionResource{Version: "v1", Resource: resource}).Namespace(ns)
 }
+
+// Spare keeps what another release owns or uses, and lets the rest, gone
+// objects included, through to Delete.
+func TestSpare(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.Namespace(t)
+	ctx := context.Background()
+	a := newApplier(t, c.Config(), Config{})
+	objs := manifests(t, ns, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: mine, namespace: NS, annotations: {kube-release.io/release-name: api, kube-release.io/release-namespace: NS}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: theirs, namespace: NS, annotations: {kube-release.io/release-name: worker, kube-release.io/release-namespace: NS}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: used, namespace: NS, annotations: {kube-release.io/release-name: api, kube-release.io/release-namespace: NS}}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: NS, annotations: {kube-release.io/release-name: reporter, kube-release.io/release-namespace: NS}}
+spec:
+  schedule: "0 0 * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: app, image: registry.local/app:1}]
+          volumes: [{name: creds, secret: {secretName: used}}]
+`)
+	if _, err := a.Apply(ctx, objs, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	refs := []Ref{
+		{Kind: "ConfigMap", Namespace: ns, Name: "mine"},
+		{Kind: "ConfigMap", Namespace: ns, Name: "theirs"},
+		{Kind: "Secret", Namespace: ns, Name: "used"},
+		{Kind: "ConfigMap", Namespace: ns, Name: "gone"},
+	}
+	del, spared, err := a.Spare(ctx, refs, Owner{Namespace: ns, Name: "api"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(del), fmt.Sprint([]Ref{refs[0], refs[3]}); got != want {
+		t.Errorf("to delete: %s, want %s", got, want)
+	}
+	want := []string{
+		"ConfigMap/" + ns + "/theirs kept: it belongs to release " + ns + "/worker",
+		"Secret/" + ns + "/used kept: it is used by CronJob/report of release " + ns + "/reporter",
+	}
+	var got []string
+	for _, s := range spared {
+		got = append(got, s.String())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("spared:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
