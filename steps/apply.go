@@ -203,17 +203,7 @@ func (a *Apply) owner() owner { return owner{Namespace: a.cfg.Namespace, Name: a
 // StatefulSets, DaemonSets and Jobs of the set not marked direct-apply. A
 // Job is done when Complete; Failed fails the step.
 func applyWorkloads(nodes []*yaml.RNode) []rollout.Workload {
-	ws := managedWorkloads(nodes)
-	for _, n := range nodes {
-		if n.GetKind() != rollout.KindJob || !strings.HasPrefix(n.GetApiVersion(), "batch/") {
-			continue
-		}
-		if strings.EqualFold(n.GetAnnotations(manifest.DirectApplyAnnotation)[manifest.DirectApplyAnnotation], "true") {
-			continue
-		}
-		ws = append(ws, rollout.Workload{Kind: rollout.KindJob, Namespace: n.GetNamespace(), Name: n.GetName()})
-	}
-	return ws
+	return append(managedWorkloads(nodes), workloads(nodes, manifest.WaitedJob)...)
 }
 
 // result is what the step reports, whatever the outcome; failure is the

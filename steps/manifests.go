@@ -79,18 +79,18 @@ func resourceTable(ids []release.ResourceID) string {
 	return strings.TrimRight(b.String(), "\n")
 }
 
-// managedWorkloads are the workloads a rolling deploy waits for and records:
-// Deployments, StatefulSets and DaemonSets not marked direct-apply.
+// managedWorkloads are the workloads a rolling deploy waits for and records
+// (manifest.Managed).
 func managedWorkloads(nodes []*yaml.RNode) []rollout.Workload {
-	var ws []rollout.Workload
-	for _, n := range nodes {
-		if !manifest.IsManagedWorkload(n) {
-			continue
-		}
-		switch n.GetKind() {
-		case rollout.KindDeployment, rollout.KindStatefulSet, rollout.KindDaemonSet:
-			ws = append(ws, rollout.Workload{Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()})
-		}
+	return workloads(nodes, manifest.Managed)
+}
+
+// workloads are the workloads of the given roles, as the waiter takes them.
+func workloads(nodes []*yaml.RNode, roles ...manifest.Role) []rollout.Workload {
+	refs := manifest.Workloads(nodes, roles...)
+	ws := make([]rollout.Workload, len(refs))
+	for i, r := range refs {
+		ws[i] = rollout.Workload{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
 	}
 	return ws
 }
@@ -216,7 +216,7 @@ func decodeManifests(data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 // SkipPruningAnnotation keeps an object when pruning would delete it.
-const SkipPruningAnnotation = "harness.io/skipPruning"
+const SkipPruningAnnotation = manifest.SkipPruningAnnotation
 
 // pruneRefs are the objects of stored manifests that are not among keep,
 // except those annotated SkipPruningAnnotation: "true".
@@ -232,7 +232,7 @@ func pruneRefs(stored []byte, keep []*unstructured.Unstructured) ([]apply.Ref, e
 	var refs []apply.Ref
 	for _, obj := range old {
 		ref := apply.RefOf(obj)
-		if kept[ref] || strings.EqualFold(obj.GetAnnotations()[SkipPruningAnnotation], "true") {
+		if kept[ref] || manifest.HasTrue(obj.GetAnnotations(), SkipPruningAnnotation) {
 			continue
 		}
 		refs = append(refs, ref)

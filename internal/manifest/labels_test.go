@@ -28,6 +28,24 @@ func TestIsManagedWorkload(t *testing.T) {
 	}
 }
 
+func TestRoleOf(t *testing.T) {
+	for in, want := range map[string]Role{
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n":                                             Managed,
+		"apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: a}\n":                                            Managed,
+		"apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: a}\n":                                              Managed,
+		"apiVersion: apps.openshift.io/v1\nkind: DeploymentConfig\nmetadata: {name: a}\n":                          LabelledOnly,
+		"apiVersion: batch/v1\nkind: Job\nmetadata: {name: a}\n":                                                   WaitedJob,
+		"apiVersion: batch/v1\nkind: Job\nmetadata: {name: a, annotations: {harness.io/direct-apply: \"True\"}}\n": DirectApply,
+		"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: a}\n":                                               NotAWorkload,
+		"apiVersion: example.com/v1\nkind: Job\nmetadata: {name: a}\n":                                             NotAWorkload,
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n":                                                   NotAWorkload,
+	} {
+		if got := RoleOf(parse(t, in)[0]); got != want {
+			t.Errorf("RoleOf(%s) = %v, want %v", in, got, want)
+		}
+	}
+}
+
 func TestPodTemplatePath(t *testing.T) {
 	tests := []struct {
 		in   string

@@ -8,13 +8,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// The annotations that say which release an object belongs to, as Helm
-// marks its objects (see apply.Conflicts and apply.Spare).
-const (
-	OwnerNameAnnotation      = "kube-release.io/release-name"
-	OwnerNamespaceAnnotation = "kube-release.io/release-namespace"
-)
-
 // OwnerFilter annotates every object with the release it belongs to.
 type OwnerFilter struct {
 	Release, Namespace string

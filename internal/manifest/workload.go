@@ -1,28 +1,74 @@
 package manifest
 
 import (
+	"slices"
+
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-const (
-	// DirectApplyAnnotation marks a workload that is applied but not managed:
-	// no release label, no waiting for steady state, no rollback.
-	DirectApplyAnnotation = "harness.io/direct-apply"
+// Role is what the steps do with an object of the manifests: the one place
+// that decides it.
+type Role int
 
-	// ReleaseNameLabel is set on the pod template of every managed workload.
-	ReleaseNameLabel = "harness.io/release-name"
+const (
+	// NotAWorkload: applied, nothing more.
+	NotAWorkload Role = iota
+	// Managed: an apps Deployment, StatefulSet or DaemonSet. A rolling
+	// deploy labels its pod template, waits for it, records its revision,
+	// and a rollback undoes it.
+	Managed
+	// LabelledOnly: an OpenShift DeploymentConfig. Its pod template gets
+	// the release label, as Harness does, but kube-release cannot follow
+	// its rollouts: applied, not waited for.
+	LabelledOnly
+	// WaitedJob: a batch Job; the apply step waits until it is Complete.
+	WaitedJob
+	// DirectApply: a workload annotated harness.io/direct-apply: "true" (in
+	// any case): applied, never labelled, waited for or rolled back.
+	DirectApply
 )
 
-// IsManagedWorkload reports whether node is a workload that a rolling deploy
-// waits for and a rollback undoes: an apps Deployment, StatefulSet or
-// DaemonSet, or an OpenShift DeploymentConfig, unless it is annotated
-// harness.io/direct-apply: "true" (in any case).
-func IsManagedWorkload(node *yaml.RNode) bool {
+// RoleOf classifies an object.
+func RoleOf(node *yaml.RNode) Role {
+	var role Role
 	switch groupKind(node) {
-	case "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps.openshift.io/DeploymentConfig":
-		return !isTrue(node.GetAnnotations(DirectApplyAnnotation)[DirectApplyAnnotation])
+	case "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet":
+		role = Managed
+	case "apps.openshift.io/DeploymentConfig":
+		role = LabelledOnly
+	case "batch/Job":
+		role = WaitedJob
+	default:
+		return NotAWorkload
 	}
-	return false
+	if HasTrue(node.GetAnnotations(DirectApplyAnnotation), DirectApplyAnnotation) {
+		return DirectApply
+	}
+	return role
+}
+
+// IsManagedWorkload reports whether node's pod template carries the
+// release label: a Managed or LabelledOnly workload.
+func IsManagedWorkload(node *yaml.RNode) bool {
+	r := RoleOf(node)
+	return r == Managed || r == LabelledOnly
+}
+
+// WorkloadRef names a workload of the manifests.
+type WorkloadRef struct {
+	Kind, Namespace, Name string
+}
+
+// Workloads lists the objects of nodes whose role is one of roles, in
+// order.
+func Workloads(nodes []*yaml.RNode, roles ...Role) []WorkloadRef {
+	var out []WorkloadRef
+	for _, n := range nodes {
+		if slices.Contains(roles, RoleOf(n)) {
+			out = append(out, WorkloadRef{Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()})
+		}
+	}
+	return out
 }
 
 // PodTemplatePath returns the fields leading from an object to its pod

@@ -19,7 +19,7 @@ import (
 
 // SkipAnnotation set to "true" (in any case) on a ConfigMap or Secret keeps
 // its name, and the references to it, as they are.
-const SkipAnnotation = "harness.io/skip-versioning"
+const SkipAnnotation = manifest.SkipVersioningAnnotation
 
 // versionedAnnotation marks an object the filter renamed, for Versioned. It
 // is internal: manifest.ForApply removes it before the object is applied.
@@ -167,7 +167,7 @@ func configKind(node *yaml.RNode) string {
 }
 
 func skipped(node *yaml.RNode) bool {
-	return strings.EqualFold(node.GetAnnotations(SkipAnnotation)[SkipAnnotation], "true")
+	return manifest.HasTrue(node.GetAnnotations(SkipAnnotation), SkipAnnotation)
 }
 
 // rewritesReferences reports whether references in node's pod spec are
