@@ -52,14 +52,32 @@ func isValuesFile(path string) bool {
 // rel is what templates see as .Release: the caller knows the release
 // number, so a rolling deploy reads its history before rendering.
 func renderManifests(ctx context.Context, env Env, patterns []string, namespace string, cfg RenderConfig, rel render.Release) ([]*yaml.RNode, error) {
-	log := env.Log
 	overrides, err := manifest.ParseImageOverrides(cfg.Images)
 	if err != nil {
 		return nil, fmt.Errorf("images: %w", err)
 	}
+	nodes, err := loadManifests(ctx, env.Log, patterns, cfg, rel)
+	if err != nil {
+		return nil, err
+	}
+	scope := manifest.NamespaceFilter{Namespace: namespace, Scope: manifest.ScopeFromRESTMapper(env.Clients.Mapper)}
+	if nodes, err = scope.Filter(nodes); err != nil {
+		return nil, err
+	}
+	if err := manifest.CheckDuplicates(nodes); err != nil {
+		return nil, err
+	}
+	if nodes, err = overrideImages(env.Log, nodes, overrides); err != nil {
+		return nil, err
+	}
+	logObjects(env.Log, nodes)
+	return nodes, nil
+}
 
-	// The values files are excluded from the manifests by path, wherever
-	// they sit, and files named like values files by name.
+// loadManifests reads the manifests, rendering them as templates unless
+// skipped. The values files are left out of the manifests by path,
+// wherever they sit, and files named like values files by name.
+func loadManifests(ctx context.Context, log logrus.FieldLogger, patterns []string, cfg RenderConfig, rel render.Release) ([]*yaml.RNode, error) {
 	valuesPaths := map[string]bool{}
 	for _, v := range cfg.Values {
 		valuesPaths[absPath(v)] = true
@@ -91,7 +109,6 @@ func renderManifests(ctx context.Context, env Env, patterns []string, namespace 
 			return renderer.RenderContext(ctx, path, content)
 		}
 	}
-
 	nodes, err := opts.Load(patterns)
 	for _, path := range namedValues {
 		log.Infof("%s is a values file by its name, not applied (list it in values to use it)", path)
@@ -102,14 +119,12 @@ func renderManifests(ctx context.Context, env Env, patterns []string, namespace 
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("manifests %s: no objects found", strings.Join(patterns, ", "))
 	}
-	scope := manifest.NamespaceFilter{Namespace: namespace, Scope: manifest.ScopeFromRESTMapper(env.Clients.Mapper)}
-	if nodes, err = scope.Filter(nodes); err != nil {
-		return nil, err
-	}
-	if err := manifest.CheckDuplicates(nodes); err != nil {
-		return nil, err
-	}
+	return nodes, nil
+}
 
+// overrideImages applies the image overrides, warning about each that
+// matches no container.
+func overrideImages(log logrus.FieldLogger, nodes []*yaml.RNode, overrides []manifest.ImageOverride) ([]*yaml.RNode, error) {
 	images := manifest.ImageFilter{Overrides: overrides}
 	unmatched, err := images.Unmatched(nodes)
 	if err != nil {
@@ -121,8 +136,6 @@ func renderManifests(ctx context.Context, env Env, patterns []string, namespace 
 	if nodes, err = images.Filter(nodes); err != nil {
 		return nil, fmt.Errorf("images: %w", err)
 	}
-
-	logObjects(log, nodes)
 	return nodes, nil
 }
 

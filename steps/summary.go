@@ -36,51 +36,8 @@ type summaryWorkload struct {
 // in the same job, so it starts with a heading that names the step.
 func (s releaseSummary) Markdown() string {
 	var b strings.Builder
-	icon := ""
-	switch s.Status {
-	case "Succeeded":
-		icon = "✅ "
-	case "Failed":
-		icon = "❌ "
-	case "Skipped":
-		icon = "⏭️ "
-	}
-	fmt.Fprintf(&b, "### %skube-release %s: `%s`", icon, s.Step, s.Release)
-	if s.Number > 0 {
-		fmt.Fprintf(&b, " release %d", s.Number)
-	}
-	if s.Status != "" {
-		fmt.Fprintf(&b, " %s", s.Status)
-	}
-	b.WriteString("\n\n")
-	if s.Note != "" {
-		b.WriteString(s.Note + "\n\n")
-	}
-
-	b.WriteString("| | |\n|---|---|\n")
-	fmt.Fprintf(&b, "| Release | `%s` |\n", s.Release)
-	if s.Number > 0 {
-		fmt.Fprintf(&b, "| Release number | %d |\n", s.Number)
-	}
-	if s.Status != "" {
-		fmt.Fprintf(&b, "| Status | %s |\n", s.Status)
-	}
-	fmt.Fprintf(&b, "| Namespace | `%s` |\n", s.Namespace)
-	if s.Step == "rolling" {
-		previous := "none"
-		if s.Previous > 0 {
-			previous = strconv.Itoa(s.Previous)
-		}
-		fmt.Fprintf(&b, "| Previous successful release | %s |\n", previous)
-	}
-	if len(s.Images) > 0 {
-		images := make([]string, len(s.Images))
-		for i, image := range s.Images {
-			images[i] = "`" + image + "`"
-		}
-		fmt.Fprintf(&b, "| Images | %s |\n", strings.Join(images, "<br>"))
-	}
-
+	s.writeTitle(&b)
+	s.writeTable(&b)
 	if len(s.Workloads) > 0 {
 		b.WriteString("\n| Workload | Revision |\n|---|---|\n")
 		for _, w := range s.Workloads {
@@ -91,7 +48,6 @@ func (s releaseSummary) Markdown() string {
 			fmt.Fprintf(&b, "| %s/%s | %s |\n", w.Kind, w.Name, revision)
 		}
 	}
-
 	b.WriteString(failureMarkdown(s.Failure))
 	if s.Evidence != "" {
 		if s.Failure == nil {
@@ -100,6 +56,57 @@ func (s releaseSummary) Markdown() string {
 		b.WriteString("\n" + strings.TrimRight(s.Evidence, "\n") + "\n")
 	}
 	return b.String()
+}
+
+// writeTitle writes the heading, with an icon for the status, and the note.
+func (s releaseSummary) writeTitle(b *strings.Builder) {
+	icon := ""
+	switch s.Status {
+	case "Succeeded":
+		icon = "✅ "
+	case "Failed":
+		icon = "❌ "
+	case "Skipped":
+		icon = "⏭️ "
+	}
+	fmt.Fprintf(b, "### %skube-release %s: `%s`", icon, s.Step, s.Release)
+	if s.Number > 0 {
+		fmt.Fprintf(b, " release %d", s.Number)
+	}
+	if s.Status != "" {
+		fmt.Fprintf(b, " %s", s.Status)
+	}
+	b.WriteString("\n\n")
+	if s.Note != "" {
+		b.WriteString(s.Note + "\n\n")
+	}
+}
+
+// writeTable writes the release's facts as a two-column table.
+func (s releaseSummary) writeTable(b *strings.Builder) {
+	b.WriteString("| | |\n|---|---|\n")
+	fmt.Fprintf(b, "| Release | `%s` |\n", s.Release)
+	if s.Number > 0 {
+		fmt.Fprintf(b, "| Release number | %d |\n", s.Number)
+	}
+	if s.Status != "" {
+		fmt.Fprintf(b, "| Status | %s |\n", s.Status)
+	}
+	fmt.Fprintf(b, "| Namespace | `%s` |\n", s.Namespace)
+	if s.Step == "rolling" {
+		previous := "none"
+		if s.Previous > 0 {
+			previous = strconv.Itoa(s.Previous)
+		}
+		fmt.Fprintf(b, "| Previous successful release | %s |\n", previous)
+	}
+	if len(s.Images) > 0 {
+		images := make([]string, len(s.Images))
+		for i, image := range s.Images {
+			images[i] = "`" + image + "`"
+		}
+		fmt.Fprintf(b, "| Images | %s |\n", strings.Join(images, "<br>"))
+	}
 }
 
 // failureMarkdown is the section of a summary that shows the error that
