@@ -53,6 +53,7 @@ func Exec(ctx context.Context, s *Settings, env Env) error {
 	stepEnv := steps.Env{
 		Clients:    clients,
 		Log:        log,
+		Out:        log.Out,
 		Pipeline:   pipeline,
 		Lock:       steps.LockConfig{Holder: holder(pipeline), TTL: s.LockTTL, Wait: s.LockWait, Force: bool(s.ForceUnlock)},
 		OwnerCheck: s.OwnerCheck,

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
 
 	"github.com/kube-release/kube-release/internal/release"
 )
@@ -127,7 +126,10 @@ func (h *History) Run(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	warnUnreadable(h.env, unreadable)
-	out := reportWriter(h.env.Log)
+	out := h.env.Out
+	if out == nil {
+		out = io.Discard
+	}
 	if h.cfg.Output == OutputJSON {
 		err = writeHistoryJSON(out, h.cfg.Release, h.cfg.Namespace, entries)
 	} else {
@@ -185,18 +187,6 @@ func historyMarkdown(name, namespace string, entries []historyEntry) string {
 			strings.Join(e.Metadata.Images, "<br>"), strings.ReplaceAll(deployedBy(e.Metadata.Pipeline), "|", "\\|"))
 	}
 	return md.String()
-}
-
-// reportWriter is where a step prints a report meant to be read or parsed
-// whole (history's JSON): the log's own output, without log formatting.
-func reportWriter(log logrus.FieldLogger) io.Writer {
-	switch l := log.(type) {
-	case *logrus.Logger:
-		return l.Out
-	case *logrus.Entry:
-		return l.Logger.Out
-	}
-	return io.Discard
 }
 
 // historyText is the history for people, one block per release:

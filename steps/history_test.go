@@ -97,7 +97,7 @@ func runHistory(t *testing.T, output string, legacy, declarative release.Store) 
 	log := logging.New(&buf, logging.Options{Level: logrus.InfoLevel, Color: &no})
 	h := &History{
 		cfg:    HistoryConfig{Release: "web", Namespace: "prod", Output: output, Timeout: time.Minute},
-		env:    Env{Log: log},
+		env:    Env{Log: log, Out: log.Out},
 		stores: []formatStore{{FormatDeclarative, declarative}, {FormatLegacy, legacy}},
 	}
 	res, err := h.Run(context.Background())

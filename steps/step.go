@@ -6,6 +6,7 @@ package steps
 
 import (
 	"context"
+	"io"
 
 	"github.com/sirupsen/logrus"
 
@@ -37,6 +38,9 @@ type Output struct {
 type Env struct {
 	Clients *kube.Clients
 	Log     logrus.FieldLogger
+	// Out receives the reports a step prints to be read or parsed whole
+	// (history's table or JSON), without log formatting; nil discards them.
+	Out io.Writer
 	// Pipeline describes the CI run, recorded on each release (who
 	// deployed what).
 	Pipeline release.Pipeline

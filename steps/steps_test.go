@@ -65,7 +65,7 @@ func newFixture(t *testing.T) *fixture {
 			t.Logf("step log:\n%s", buf.String())
 		}
 	})
-	return &fixture{t: t, cluster: c, namespace: c.Namespace(t), env: Env{Clients: clients, Log: log}, log: buf}
+	return &fixture{t: t, cluster: c, namespace: c.Namespace(t), env: Env{Clients: clients, Log: log, Out: log.Out}, log: buf}
 }
 
 // resetLog forgets what earlier steps logged, so a test asserts on one run.
