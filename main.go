@@ -88,7 +88,7 @@ func run(ctx context.Context, args, environ []string, out io.Writer) (code int) 
 		return 2
 	}
 
-	if err := plugin.Exec(ctx, settings, plugin.Env{Log: log, Getenv: getenv, Build: build}); err != nil {
+	if err := plugin.Exec(ctx, settings, plugin.Process{Log: log, Getenv: getenv, Build: build}); err != nil {
 		code, quiet := exitCode(err)
 		if !quiet {
 			log.Error(err)

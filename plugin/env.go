@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 // settingPrefix starts every setting's environment name.
@@ -95,11 +97,11 @@ func Load(environ, args []string) (*Settings, []string, error) {
 	}
 
 	// Enumerations are matched case-insensitively, like booleans.
-	s.Step = Step(strings.ToLower(string(s.Step)))
+	s.Step = StepName(strings.ToLower(string(s.Step)))
 	s.LogLevel = strings.ToLower(s.LogLevel)
-	s.OnFirstFailure = strings.ToLower(s.OnFirstFailure)
-	s.Output = strings.ToLower(s.Output)
-	s.OwnerCheck = strings.ToLower(s.OwnerCheck)
+	s.OnFirstFailure = steps.OnFirstFailure(strings.ToLower(string(s.OnFirstFailure)))
+	s.Output = steps.OutputFormat(strings.ToLower(string(s.Output)))
+	s.OwnerCheck = steps.OwnerCheck(strings.ToLower(string(s.OwnerCheck)))
 
 	// Zero cannot be told from unset once decoded, yet an explicit 0 is as
 	// wrong as a negative number, so it is caught here.
@@ -132,7 +134,7 @@ func (s *Settings) stepFromArgs(args []string) []Problem {
 		return nil
 	}
 	var problems []Problem
-	if arg := Step(strings.ToLower(strings.TrimSpace(args[0]))); arg != "" {
+	if arg := StepName(strings.ToLower(strings.TrimSpace(args[0]))); arg != "" {
 		switch s.Step {
 		case "":
 			s.Step = arg

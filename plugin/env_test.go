@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 // rollingEnv is a minimal valid environment for the rolling step.
@@ -110,7 +112,7 @@ func TestLoadValues(t *testing.T) {
 	want.Pruning = true
 	want.ReleaseNumber = 12
 	want.RollbackTo = 10
-	want.OnFirstFailure = OnFirstFailureDelete
+	want.OnFirstFailure = steps.OnFirstFailureDelete
 	want.LogLevel = "debug"
 	want.LogTimestamps = true
 	want.Token = "abc.def"
@@ -211,7 +213,7 @@ func TestLoadStepFromArgs(t *testing.T) {
 		name     string
 		env      []string
 		args     []string
-		want     Step
+		want     StepName
 		problems []string
 	}{
 		{name: "argument only", args: []string{"apply"}, want: StepApply},

@@ -22,8 +22,8 @@ func (b BuildInfo) String() string {
 	return fmt.Sprintf("kube-release %s (commit %s, built %s)", b.Version, b.Commit, b.Date)
 }
 
-// Env is what Exec needs from the process besides the settings.
-type Env struct {
+// Process is what Exec needs from the process besides the settings.
+type Process struct {
 	Log    *logrus.Logger
 	Getenv func(string) string
 	Build  BuildInfo
@@ -33,7 +33,7 @@ type Env struct {
 // narrows the settings to what the step needs, runs it, and writes the
 // step's outputs to every CI destination present, whether the step
 // succeeded or not.
-func Exec(ctx context.Context, s *Settings, env Env) error {
+func Exec(ctx context.Context, s *Settings, env Process) error {
 	log := env.Log
 	cfg, namespace, err := s.ClientConfig(env.Build.Version)
 	if err != nil {

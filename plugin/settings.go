@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 // Settings is everything a pipeline can set. Each field carries its full
@@ -17,7 +19,7 @@ import (
 // omitted setting as the empty string.
 type Settings struct {
 	// Step is the deploy step to run; it may instead be the first command-line argument.
-	Step Step `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff or history (or the first command-line argument)"`
+	Step StepName `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff or history (or the first command-line argument)"`
 	// Namespace is the target namespace; it defaults to the kubeconfig context's namespace, else default.
 	Namespace string `envconfig:"PLUGIN_NAMESPACE" desc:"target namespace (default: the kubeconfig context's namespace, else default)"`
 	// Release names the deployment target; the release history objects are named after it.
@@ -81,7 +83,7 @@ type Settings struct {
 	// RollbackTo is the release to return to; 0 means the last successful one.
 	RollbackTo int `envconfig:"PLUGIN_ROLLBACK_TO" desc:"rollback: number of the release to return to (default: the last successful one)"`
 	// OnFirstFailure says what rollback does when the failed release has no successful one before it.
-	OnFirstFailure string `envconfig:"PLUGIN_ON_FIRST_FAILURE" default:"keep" desc:"rollback: with no earlier successful release, keep or delete the failed release's objects"`
+	OnFirstFailure steps.OnFirstFailure `envconfig:"PLUGIN_ON_FIRST_FAILURE" default:"keep" desc:"rollback: with no earlier successful release, keep or delete the failed release's objects"`
 
 	// SkipSteadyStateCheck returns once applied, without waiting for workloads.
 	SkipSteadyStateCheck Bool `envconfig:"PLUGIN_SKIP_STEADY_STATE_CHECK" desc:"apply: do not wait for the applied workloads to become ready"`
@@ -91,7 +93,7 @@ type Settings struct {
 	// DetailedExitcode makes the diff step exit 3 when there are changes.
 	DetailedExitcode Bool `envconfig:"PLUGIN_DETAILED_EXITCODE" desc:"diff: exit with 3 instead of 0 when an apply would change something"`
 	// Output is the format of the history step's listing.
-	Output string `envconfig:"PLUGIN_OUTPUT" default:"text" desc:"history: text or json"`
+	Output steps.OutputFormat `envconfig:"PLUGIN_OUTPUT" default:"text" desc:"history: text or json"`
 
 	// LockTTL is how long a deploy lock outlives a run that died holding it.
 	LockTTL time.Duration `envconfig:"PLUGIN_LOCK_TTL" default:"2m" desc:"rolling, rollback, apply: how long the release's deploy lock outlives a run that dies holding it"`
@@ -100,24 +102,24 @@ type Settings struct {
 	// ForceUnlock takes the deploy lock even when another run holds it.
 	ForceUnlock Bool `envconfig:"PLUGIN_FORCE_UNLOCK" desc:"rolling, rollback, apply: take the release's deploy lock even if another run holds it"`
 	// OwnerCheck says what happens when another repository deploys the release.
-	OwnerCheck string `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling: when the release was last deployed from another repository, warn or fail"`
+	OwnerCheck steps.OwnerCheck `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling: when the release was last deployed from another repository, warn or fail"`
 }
 
-// Step names a deploy step.
-type Step string
+// StepName names a deploy step.
+type StepName string
 
 // The known steps. Adding one: a constant here and a line in stepSpecs.
 const (
-	StepRolling  Step = "rolling"
-	StepRollback Step = "rollback"
-	StepApply    Step = "apply"
-	StepDiff     Step = "diff"
-	StepHistory  Step = "history"
+	StepRolling  StepName = "rolling"
+	StepRollback StepName = "rollback"
+	StepApply    StepName = "apply"
+	StepDiff     StepName = "diff"
+	StepHistory  StepName = "history"
 )
 
 // stepSpec is what a step requires of the settings.
 type stepSpec struct {
-	step           Step
+	step           StepName
 	needsRelease   bool
 	needsManifests bool
 }
@@ -135,16 +137,16 @@ func stepSpecs() []stepSpec {
 }
 
 // KnownSteps returns the steps this build can run, in a stable order.
-func KnownSteps() []Step {
+func KnownSteps() []StepName {
 	specs := stepSpecs()
-	steps := make([]Step, len(specs))
+	steps := make([]StepName, len(specs))
 	for i, spec := range specs {
 		steps[i] = spec.step
 	}
 	return steps
 }
 
-func lookupStep(step Step) (stepSpec, bool) {
+func lookupStep(step StepName) (stepSpec, bool) {
 	for _, spec := range stepSpecs() {
 		if spec.step == step {
 			return spec, true
@@ -161,18 +163,6 @@ func knownStepList() string {
 	}
 	return strings.Join(names, ", ")
 }
-
-// Values of OnFirstFailure.
-const (
-	OnFirstFailureKeep   = "keep"
-	OnFirstFailureDelete = "delete"
-)
-
-// Values of Output.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
-)
 
 // LogLevels returns the accepted values of LogLevel, least verbose first.
 func LogLevels() []string {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 func TestBoolDecode(t *testing.T) {
@@ -118,8 +120,8 @@ func TestDefaultSettings(t *testing.T) {
 		LogLevel:       "info",
 		FailFast:       true,
 		FailFastAfter:  60 * time.Second,
-		OnFirstFailure: OnFirstFailureKeep,
-		Output:         OutputText,
+		OnFirstFailure: steps.OnFirstFailureKeep,
+		Output:         steps.OutputText,
 		LockTTL:        2 * time.Minute,
 		OwnerCheck:     "warn",
 	}
@@ -130,7 +132,7 @@ func TestDefaultSettings(t *testing.T) {
 
 func TestKnownSteps(t *testing.T) {
 	got := KnownSteps()
-	want := []Step{StepRolling, StepRollback, StepApply, StepDiff, StepHistory}
+	want := []StepName{StepRolling, StepRollback, StepApply, StepDiff, StepHistory}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("KnownSteps() = %v, want %v", got, want)
 	}

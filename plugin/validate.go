@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 // ErrInvalidSettings is matched (errors.Is) by every error that the settings
@@ -134,7 +136,7 @@ func (s *Settings) check() []Problem {
 		add(envLockWait, "must not be negative")
 	}
 	switch s.OwnerCheck {
-	case "", "warn", "fail":
+	case "", steps.OwnerCheckWarn, steps.OwnerCheckFail:
 	default:
 		add(envOwnerCheck, "unknown value %q: want warn or fail", s.OwnerCheck)
 	}
@@ -150,9 +152,9 @@ func (s *Settings) check() []Problem {
 		add(envTakeOwnership, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
 	}
 	switch s.OnFirstFailure {
-	case "", OnFirstFailureKeep, OnFirstFailureDelete:
+	case "", steps.OnFirstFailureKeep, steps.OnFirstFailureDelete:
 	default:
-		add(envOnFirstFailure, "unknown value %q: want %s or %s", s.OnFirstFailure, OnFirstFailureKeep, OnFirstFailureDelete)
+		add(envOnFirstFailure, "unknown value %q: want %s or %s", s.OnFirstFailure, steps.OnFirstFailureKeep, steps.OnFirstFailureDelete)
 	}
 	if s.LogLevel != "" && !slices.Contains(LogLevels(), s.LogLevel) {
 		add(envLogLevel, "unknown level %q: want one of %s", s.LogLevel, strings.Join(LogLevels(), ", "))

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/kube-release/kube-release/internal/manifest"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 // checkRendering checks the settings of rendering, diff and history output.
@@ -51,13 +53,13 @@ func (s *Settings) checkRendering(spec stepSpec, known bool) []Problem {
 		add(envDetailedExitcode, "applies only to step %q, not %q", StepDiff, s.Step)
 	}
 	switch s.Output {
-	case "", OutputText:
-	case OutputJSON:
+	case "", steps.OutputText:
+	case steps.OutputJSON:
 		if known && s.Step != StepHistory {
 			add(envOutput, "applies only to step %q, not %q", StepHistory, s.Step)
 		}
 	default:
-		add(envOutput, "unknown format %q: want %s or %s", s.Output, OutputText, OutputJSON)
+		add(envOutput, "unknown format %q: want %s or %s", s.Output, steps.OutputText, steps.OutputJSON)
 	}
 	return problems
 }

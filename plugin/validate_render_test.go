@@ -1,6 +1,10 @@
 package plugin
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/kube-release/kube-release/steps"
+)
 
 // TestValidateRendering covers the settings of rendering (values,
 // skip_rendering, images), diff and history output, as TestValidate does
@@ -25,8 +29,8 @@ func TestValidateRendering(t *testing.T) {
 		{name: "history needs release only",
 			modify: func(s *Settings) { s.Step, s.Release, s.Manifests = StepHistory, "", nil },
 			want:   []string{`PLUGIN_RELEASE: required for step "history"`}},
-		{name: "history as json", modify: func(s *Settings) { s.Step, s.Manifests, s.Output = StepHistory, nil, OutputJSON }},
-		{name: "history as text", modify: func(s *Settings) { s.Step, s.Output = StepHistory, OutputText }},
+		{name: "history as json", modify: func(s *Settings) { s.Step, s.Manifests, s.Output = StepHistory, nil, steps.OutputJSON }},
+		{name: "history as text", modify: func(s *Settings) { s.Step, s.Output = StepHistory, steps.OutputText }},
 		{name: "bad image overrides, each reported",
 			modify: func(s *Settings) { s.Images = List{"nginx", "web=registry.local/Web:1", "a=b:1", "a=c:2"} },
 			want: []string{
@@ -59,7 +63,7 @@ func TestValidateRendering(t *testing.T) {
 			modify: func(s *Settings) { s.Step, s.DetailedExitcode = StepApply, true },
 			want:   []string{`PLUGIN_DETAILED_EXITCODE: applies only to step "diff", not "apply"`}},
 		{name: "json output on rolling",
-			modify: func(s *Settings) { s.Output = OutputJSON },
+			modify: func(s *Settings) { s.Output = steps.OutputJSON },
 			want:   []string{`PLUGIN_OUTPUT: applies only to step "history", not "rolling"`}},
 		{name: "unknown output",
 			modify: func(s *Settings) { s.Step, s.Output = StepHistory, "yaml" },
@@ -88,14 +92,14 @@ func TestLoadOutputCase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Output != OutputJSON {
+	if s.Output != steps.OutputJSON {
 		t.Errorf("output %q, want json", s.Output)
 	}
 	s, _, err = Load([]string{"PLUGIN_STEP=history", "PLUGIN_RELEASE=web", "PLUGIN_OUTPUT="}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Output != OutputText {
+	if s.Output != steps.OutputText {
 		t.Errorf("empty output %q, want the default text", s.Output)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kube-release/kube-release/steps"
 )
 
 func TestValidate(t *testing.T) {
@@ -87,7 +89,7 @@ func TestValidate(t *testing.T) {
 				`PLUGIN_RELEASE_NUMBER: applies only to step "rollback", not "rolling"`,
 				`PLUGIN_ROLLBACK_TO: applies only to step "rollback", not "rolling"`,
 			}},
-		{name: "on first failure delete", modify: func(s *Settings) { s.OnFirstFailure = OnFirstFailureDelete }},
+		{name: "on first failure delete", modify: func(s *Settings) { s.OnFirstFailure = steps.OnFirstFailureDelete }},
 		{name: "on first failure unknown",
 			modify: func(s *Settings) { s.OnFirstFailure = "purge" },
 			want:   []string{`PLUGIN_ON_FIRST_FAILURE: unknown value "purge": want keep or delete`}},

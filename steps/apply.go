@@ -60,8 +60,8 @@ func NewApply(cfg ApplyConfig, env Env) *Apply {
 
 // The statuses the apply step reports (as a release's, for one vocabulary).
 const (
-	statusSucceeded = "Succeeded"
-	statusFailed    = "Failed"
+	statusSucceeded = string(StatusSucceeded)
+	statusFailed    = string(StatusFailed)
 )
 
 // Run implements Step. With a release, the apply holds the release's deploy

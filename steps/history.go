@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/kube-release/kube-release/internal/release"
 )
 
@@ -21,18 +20,12 @@ const (
 	FormatDeclarative = "declarative"
 )
 
-// The values of HistoryConfig.Output.
-const (
-	OutputText = "text"
-	OutputJSON = "json"
-)
-
 // HistoryConfig is what the history step needs of the settings.
 type HistoryConfig struct {
 	Release   string
 	Namespace string
 	// Output is OutputText (default) or OutputJSON.
-	Output string
+	Output OutputFormat
 	// Timeout bounds the reads.
 	Timeout time.Duration
 }

@@ -90,7 +90,7 @@ func historyFixture() (legacy, declarative release.Store) {
 	return legacy, declarative
 }
 
-func runHistory(t *testing.T, output string, legacy, declarative release.Store) (string, Result) {
+func runHistory(t *testing.T, output OutputFormat, legacy, declarative release.Store) (string, Result) {
 	t.Helper()
 	var buf bytes.Buffer
 	no := false

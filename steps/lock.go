@@ -125,7 +125,7 @@ func checkOwner(env Env, h release.History, name string) error {
 		return nil
 	}
 	msg := fmt.Sprintf("release %s was last deployed from %s (release %d), now from %s", name, was, latest.Number, now)
-	if env.OwnerCheck == "fail" {
+	if env.OwnerCheck == OwnerCheckFail {
 		return fmt.Errorf("owner check: %s; set owner_check: warn to allow it", msg)
 	}
 	env.Log.Warnf("%s (owner_check: warn)", msg)

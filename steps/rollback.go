@@ -19,12 +19,6 @@ import (
 	"github.com/kube-release/kube-release/internal/rollout"
 )
 
-// Values of RollbackConfig.OnFirstFailure.
-const (
-	OnFirstFailureKeep   = "keep"
-	OnFirstFailureDelete = "delete"
-)
-
 // RollbackConfig is what the rollback step needs of the settings.
 type RollbackConfig struct {
 	Release   string
@@ -38,7 +32,7 @@ type RollbackConfig struct {
 	RollbackTo int
 	// OnFirstFailure says what to do when there is nothing to return to:
 	// keep the failed release's objects, or delete those it created.
-	OnFirstFailure string
+	OnFirstFailure OnFirstFailure
 	// Pruning deletes the objects the rolled-back release added (declarative
 	// releases only; the target's own objects are re-created anyway).
 	Pruning       bool
@@ -61,9 +55,9 @@ func NewRollback(cfg RollbackConfig, env Env) *Rollback {
 
 // Outcomes of a rollback, the step's status output.
 const (
-	rollbackSucceeded = "Succeeded"
-	rollbackFailed    = "Failed"
-	rollbackSkipped   = "Skipped"
+	rollbackSucceeded = string(StatusSucceeded)
+	rollbackFailed    = string(StatusFailed)
+	rollbackSkipped   = string(StatusSkipped)
 )
 
 // stored is a release with the store that holds it: a history may span

@@ -49,5 +49,5 @@ type Env struct {
 	Lock LockConfig
 	// OwnerCheck says what a deploy does when the release was last
 	// deployed from another repository: "warn" (the default) or "fail".
-	OwnerCheck string
+	OwnerCheck OwnerCheck
 }
