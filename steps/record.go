@@ -16,11 +16,12 @@ import (
 // cleanupDrop is the releases the deploy's cleanup drops from the history,
 // by the rule of its format (see cleanup).
 func (r *Rolling) cleanupDrop(p *rollingPlan) release.History {
+	h := p.book.Stored(r.format())
 	if r.cfg.Declarative {
-		_, drop := p.history.DeclarativeCleanup(p.number)
+		_, drop := h.DeclarativeCleanup(p.number)
 		return drop
 	}
-	_, drop := p.history.LegacyCleanup()
+	_, drop := h.LegacyCleanup()
 	return drop
 }
 
@@ -103,7 +104,7 @@ func objectRef(ref apply.Ref, obj *unstructured.Unstructured) release.ObjectRef 
 func (r *Rolling) checkRecordSize(p *rollingPlan, rel *release.Release) error {
 	drop := r.cleanupDrop(p)
 	final := finalRecord(rel, p)
-	err := release.Fits(p.store, final, numbersIn(drop)...)
+	err := p.book.Fits(r.format(), final, numbersIn(drop)...)
 	size, ok := errors.AsType[*release.SizeError](err)
 	if !ok {
 		if err != nil {
@@ -112,7 +113,7 @@ func (r *Rolling) checkRecordSize(p *rollingPlan, rel *release.Release) error {
 		return nil
 	}
 	var kept []int
-	for _, old := range p.history {
+	for _, old := range p.book.Stored(r.format()) {
 		if old.Number != rel.Number && drop.Get(old.Number) == nil {
 			kept = append(kept, old.Number)
 		}

@@ -113,8 +113,8 @@ func TestCheckRecordSize(t *testing.T) {
 	if err := store.Create(ctx, previous); err != nil {
 		t.Fatal(err)
 	}
-	h, err := store.List(ctx)
-	if err != nil {
+	book := release.NewBook(store, release.NewMemoryStore())
+	if err := book.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
 	writes := len(client.Actions())
@@ -146,7 +146,7 @@ func TestCheckRecordSize(t *testing.T) {
 				}
 			}
 			rel.Metadata.CreatedObjects = nil
-			p := &rollingPlan{store: store, history: h, number: 2, objects: objs}
+			p := &rollingPlan{book: book, number: 2, objects: objs}
 			err := NewRolling(tc.cfg, Env{}).checkRecordSize(p, rel)
 			if tc.want == nil {
 				if err != nil {
@@ -187,7 +187,11 @@ func TestCheckRecordSize(t *testing.T) {
 		rel.Manifests = release.JoinManifests(docs...)
 		rel.Metadata.CreatedObjects = nil
 		secrets := release.NewSecretStore(typedtest.Wrap(fake.NewClientset()), "prod", "web")
-		p := &rollingPlan{store: secrets, history: release.History{{Number: 1, Status: release.Succeeded}}, number: 2, objects: objs}
+		book := release.NewBook(release.NewMemoryStore(), secrets)
+		if err := book.Create(ctx, release.Declarative, &release.Release{Number: 1, Status: release.Succeeded}); err != nil {
+			t.Fatal(err)
+		}
+		p := &rollingPlan{book: book, number: 2, objects: objs}
 		err := NewRolling(RollingConfig{Release: "web", Declarative: true}, Env{}).checkRecordSize(p, rel)
 		if !errors.Is(err, release.ErrTooLarge) {
 			t.Fatalf("error %v, want ErrTooLarge", err)

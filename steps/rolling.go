@@ -71,8 +71,11 @@ const recordTimeout = 20 * time.Second
 
 // rollingPlan is everything prepared before the cluster is changed.
 type rollingPlan struct {
-	store    release.Store
-	history  release.History
+	// book is the release's history in both formats; the release is
+	// recorded in the format of the deploy (see format).
+	book *release.Book
+	// last is the newest release before this one, nil for the first.
+	last     *release.Release
 	number   int
 	previous *release.Release
 	objects  []*unstructured.Unstructured
@@ -152,12 +155,12 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	if err := r.readHistory(ctx, p); err != nil {
 		return nil, err
 	}
-	if err := checkOwner(r.env, p.history, r.cfg.Release); err != nil {
+	if err := checkOwner(r.env, p.book.History(), r.cfg.Release); err != nil {
 		return nil, err
 	}
 	// This run holds the deploy lock, so an InProgress release is one whose
 	// run died; cleanup then drops it like any failed release.
-	abandoned(r.env, p.history)
+	abandoned(r.env, p.book.Stored(r.format()))
 	// Templates see the new release's number, known once the history is read.
 	nodes, err := r.render(ctx, p.number)
 	if err != nil {
@@ -193,40 +196,21 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	return p, nil
 }
 
-// readHistory reads the history of the configured format and numbers the
-// new release. A release moving to declarative mode continues the legacy
-// numbering, and its last success may still be a legacy release.
+// readHistory reads the release's history, both formats, and numbers the
+// new release by the book's rules: above every release of either format,
+// so a release moving to declarative mode continues the legacy numbering,
+// and its last success, what a rollback returns to, may still be a legacy
+// release.
 func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
-	typed := r.env.Clients.Typed
-	legacyStore := release.NewConfigMapStore(typed, r.cfg.Namespace, r.cfg.Release)
-	if !r.cfg.Declarative {
-		h, err := legacyStore.List(ctx)
-		if err != nil {
-			return fmt.Errorf("release history: %w", err)
-		}
-		p.store, p.history = legacyStore, h
-		p.number = h.NextNumber()
-		p.previous = h.LastSuccessful(p.number)
-		return nil
-	}
-	store := release.NewSecretStore(typed, r.cfg.Namespace, r.cfg.Release)
-	h, err := store.List(ctx)
-	unreadable, err := unreadableOf(err)
+	p.book = r.env.book(r.cfg.Namespace, r.cfg.Release)
+	unreadable, err := readBook(ctx, p.book)
 	if err != nil {
-		return fmt.Errorf("release history: %w", err)
+		return err
 	}
-	p.store, p.history = store, h
-	var legacy release.History
-	if len(h) == 0 {
-		if legacy, err = legacyStore.List(ctx); err != nil {
-			return fmt.Errorf("release history: %w", err)
-		}
-	}
+	p.last = p.book.Newest()
 	// Above the unreadable releases too: their Secrets keep their names.
-	p.number = max(release.NextDeclarativeNumber(h, legacy), unreadable.Highest()+1)
-	if p.previous = h.LastSuccessful(p.number); p.previous == nil {
-		p.previous = legacy.LastSuccessful(p.number)
-	}
+	p.number = p.book.NextNumber()
+	p.previous = p.book.LastSuccessful(p.number)
 	if err := checkUnreadableForDeploy(unreadable, p.previous, r.cfg.Pruning); err != nil {
 		return err
 	}
@@ -234,11 +218,51 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 	return nil
 }
 
+// format is the history format the deploy records its release in.
+func (r *Rolling) format() release.Format {
+	if r.cfg.Declarative {
+		return release.Declarative
+	}
+	return release.Legacy
+}
+
 // execute changes the cluster: cleanup, the InProgress record, apply, wait,
 // and the final record. From the InProgress record on, every failure is
 // recorded as Failed before returning.
 func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p *rollingPlan) (Result, error) {
 	log := r.env.Log
+	rel := r.newRelease(p)
+	if err := r.checkRecordSize(p, rel); err != nil {
+		return r.notRecorded(p, err), err
+	}
+	if err := r.recordInProgress(ctx, applier, p, rel); err != nil {
+		return Result{}, err
+	}
+	waited, reason, err := r.deploy(ctx, applier, p, rel)
+	if err != nil {
+		return r.fail(parent, ctx, p, rel, reason, err)
+	}
+	for i, w := range waited {
+		rel.Workloads[i].Revision = w.Revision
+		log.Infof("%s ready at revision %s", w.Workload, w.Revision)
+	}
+	rel.Status = release.Succeeded
+	if err := p.book.Update(ctx, rel); err != nil {
+		return r.fail(parent, ctx, p, rel, "record", fmt.Errorf("record release %d as Succeeded: %w", rel.Number, err))
+	}
+	if r.cfg.Pruning {
+		// The release stands; a pruning failure is reported, not undone.
+		if err := r.prune(ctx, applier, p); err != nil {
+			return r.result(p, rel, waited), err
+		}
+	}
+	logging.Succeeded(log, "Release %d of %s Succeeded", rel.Number, r.cfg.Release)
+	return r.result(p, rel, waited), nil
+}
+
+// newRelease is the release the deploy records first: InProgress, with
+// what it is about to apply.
+func (r *Rolling) newRelease(p *rollingPlan) *release.Release {
 	rel := &release.Release{
 		Number:    p.number,
 		Status:    release.InProgress,
@@ -250,86 +274,75 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	for i, w := range p.workloads {
 		rel.Workloads[i] = release.Workload{ID: release.ResourceID{Kind: w.Kind, Name: w.Name, Namespace: w.Namespace}}
 	}
-	if err := r.checkRecordSize(p, rel); err != nil {
-		return r.notRecorded(p, err), err
-	}
+	return rel
+}
+
+// recordInProgress runs the cleanup and records rel, InProgress. The
+// cleaned-up releases leave the history in the write that records this
+// one: with the legacy history, one write instead of two.
+func (r *Rolling) recordInProgress(ctx context.Context, applier *apply.Applier, p *rollingPlan, rel *release.Release) error {
 	dropped, err := r.cleanup(ctx, applier, p)
 	if err != nil {
-		return Result{}, err
+		return err
 	}
-	// The cleaned-up releases leave the history in the write that records
-	// this one: with the legacy history, one write instead of two.
-	drop := make([]int, len(dropped))
-	for i, d := range dropped {
-		drop[i] = d.Number
-	}
-	if err := release.CreateDropping(ctx, p.store, rel, drop...); err != nil {
+	drop := numbersIn(dropped)
+	if err := p.book.Create(ctx, r.format(), rel, drop...); err != nil {
 		if errors.Is(err, release.ErrExists) {
-			return Result{}, fmt.Errorf("release %d of %s was recorded by another deploy running at the same time; nothing was applied, run again: %w", p.number, r.cfg.Release, err)
+			return fmt.Errorf("release %d of %s was recorded by another deploy running at the same time; nothing was applied, run again: %w", p.number, r.cfg.Release, err)
 		}
-		return Result{}, fmt.Errorf("record release %d: %w", p.number, err)
+		return fmt.Errorf("record release %d: %w", p.number, err)
 	}
 	if len(drop) > 0 {
-		log.Infof("Cleaned up releases %s", releaseNumbers(dropped))
+		r.env.Log.Infof("Cleaned up releases %s", releaseNumbers(dropped))
 	}
+	return nil
+}
 
-	fail := func(reason string, err error) (Result, error) {
-		reason = failureReason(parent, ctx, reason)
-		rel.Status = release.Failed
-		rel.Metadata.FailureReason = reason
-		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)
-		defer cancel()
-		if uerr := p.store.Update(recordCtx, rel); uerr != nil {
-			err = errors.Join(err, fmt.Errorf("record release %d as Failed: %w", rel.Number, uerr))
-		} else {
-			log.Infof("Release %d recorded as Failed (%s)", rel.Number, reason)
-		}
-		result := r.result(p, rel, nil)
-		result.Summary += failureMarkdown(err)
-		return result, err
-	}
-
+// deploy applies the objects and waits for the workloads. A failure comes
+// with the reason the release records for it.
+func (r *Rolling) deploy(ctx context.Context, applier *apply.Applier, p *rollingPlan, rel *release.Release) ([]rollout.Result, string, error) {
 	res, err := applier.Apply(ctx, p.objects, apply.Options{Baseline: p.baseline})
 	logChanges(r.env, res)
 	warnUnproven(r.env, res)
 	rel.Metadata.CreatedObjects = createdObjects(res)
 	if err != nil {
-		return fail("apply", fmt.Errorf("apply: %w", err))
+		return nil, "apply", fmt.Errorf("apply: %w", err)
 	}
-
-	if latest := p.history.Latest(); latest != nil && latest.Status != release.Succeeded {
+	if p.last != nil && p.last.Status != release.Succeeded {
 		// The last deploy failed: its broken pods may block this one.
 		if err := replaceStuckPods(ctx, r.env, p.workloads); err != nil {
-			return fail("apply", err)
+			return nil, "apply", err
 		}
 	}
+	if len(p.workloads) == 0 {
+		return nil, "", nil
+	}
+	deadline, _ := ctx.Deadline()
+	r.env.Log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(p.workloads), time.Until(deadline).Round(time.Second))
+	waited, err := newWaiter(r.env, r.cfg.FailFast, r.cfg.FailFastAfter).Wait(ctx, p.workloads)
+	if err != nil {
+		return nil, waitFailureReason(err), fmt.Errorf("wait for steady state: %w", err)
+	}
+	return waited, "", nil
+}
 
-	var waited []rollout.Result
-	if len(p.workloads) > 0 {
-		deadline, _ := ctx.Deadline()
-		log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(p.workloads), time.Until(deadline).Round(time.Second))
-		waited, err = newWaiter(r.env, r.cfg.FailFast, r.cfg.FailFastAfter).Wait(ctx, p.workloads)
-		if err != nil {
-			return fail(waitFailureReason(err), fmt.Errorf("wait for steady state: %w", err))
-		}
+// fail records rel as Failed and returns the step's result. The record
+// runs on a short context of its own, since the step's may have ended
+// (timeout, SIGTERM).
+func (r *Rolling) fail(parent, ctx context.Context, p *rollingPlan, rel *release.Release, reason string, err error) (Result, error) {
+	reason = failureReason(parent, ctx, reason)
+	rel.Status = release.Failed
+	rel.Metadata.FailureReason = reason
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)
+	defer cancel()
+	if uerr := p.book.Update(recordCtx, rel); uerr != nil {
+		err = errors.Join(err, fmt.Errorf("record release %d as Failed: %w", rel.Number, uerr))
+	} else {
+		r.env.Log.Infof("Release %d recorded as Failed (%s)", rel.Number, reason)
 	}
-
-	for i, w := range waited {
-		rel.Workloads[i].Revision = w.Revision
-		log.Infof("%s ready at revision %s", w.Workload, w.Revision)
-	}
-	rel.Status = release.Succeeded
-	if err := p.store.Update(ctx, rel); err != nil {
-		return fail("record", fmt.Errorf("record release %d as Succeeded: %w", rel.Number, err))
-	}
-	if r.cfg.Pruning {
-		// The release stands; a pruning failure is reported, not undone.
-		if err := r.prune(ctx, applier, p); err != nil {
-			return r.result(p, rel, waited), err
-		}
-	}
-	logging.Succeeded(log, "Release %d of %s Succeeded", rel.Number, r.cfg.Release)
-	return r.result(p, rel, waited), nil
+	result := r.result(p, rel, nil)
+	result.Summary += failureMarkdown(err)
+	return result, err
 }
 
 // cleanup applies the cleanup rule of the history's format before the new
