@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +45,9 @@ type RollbackConfig struct {
 type Rollback struct {
 	cfg RollbackConfig
 	env Env
+	// book is the release's history, read as the rollback starts; every
+	// record goes through it, to the store that holds the release.
+	book *release.Book
 }
 
 // NewRollback returns the rollback step.
@@ -60,11 +62,11 @@ const (
 	rollbackSkipped   = string(StatusSkipped)
 )
 
-// stored is a release with the store that holds it: a history may span
-// both formats (a release that moved to declarative mode).
+// stored is a release of the history and whether a declarative Secret
+// holds it: a history may span both formats (a release that moved to
+// declarative mode).
 type stored struct {
 	*release.Release
-	store       release.Store
 	declarative bool
 }
 
@@ -79,47 +81,14 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	stepCtx, cancel := context.WithTimeout(ctx, rb.cfg.Timeout)
 	defer cancel()
 
-	history, unreadable, err := rb.readHistory(stepCtx)
-	if err != nil {
-		return rb.result(rollbackFailed, nil, nil, ""), err
-	}
-	if err := rb.checkUnreadable(history, unreadable); err != nil {
-		return rb.result(rollbackFailed, nil, nil, ""), err
-	}
-	if len(history) == 0 {
-		// A release asked for by number must exist: skipping would pass
-		// a pipeline that names the wrong release, namespace or cluster.
-		setting, n := "release_number", rb.cfg.ReleaseNumber
-		if n == 0 {
-			setting, n = "rollback_to", rb.cfg.RollbackTo
-		}
-		if n != 0 {
-			return rb.result(rollbackFailed, nil, nil, ""), fmt.Errorf("%s %d: release %s has no history in namespace %s", setting, n, rb.cfg.Release, rb.cfg.Namespace)
-		}
-		log.Infof("No release history found for release %s", rb.cfg.Release)
+	plan, err := rb.choose(stepCtx)
+	switch {
+	case err != nil:
+		return rb.result(rollbackFailed, nil, plan.current, ""), err
+	case plan.skip:
 		return rb.result(rollbackSkipped, nil, nil, ""), nil
 	}
-
-	current, err := rb.current(history)
-	if err != nil {
-		return rb.result(rollbackFailed, nil, nil, ""), err
-	}
-	if current.Status == release.InProgress {
-		log.Infof("Release %d is InProgress: its run ended without recording an outcome", current.Number)
-	}
-	if rb.cfg.ReleaseNumber == 0 && rb.cfg.RollbackTo == 0 && current.Status == release.Succeeded {
-		log.Info("No failed release found. Skipping rollback.")
-		return rb.result(rollbackSkipped, nil, nil, ""), nil
-	}
-	if current.Status == release.Succeeded {
-		// Asked for by number: a release that succeeded but is wrong (a bad
-		// config that passed its checks) is rolled back like a failed one.
-		log.Infof("Release %d Succeeded; rolling it back as asked", current.Number)
-	}
-	target, err := rb.target(history, current)
-	if err != nil {
-		return rb.result(rollbackFailed, nil, current, ""), err
-	}
+	current, target := plan.current, plan.target
 	evidence := rb.evidence(stepCtx, current)
 
 	if target == nil {
@@ -140,87 +109,109 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	return rb.result(rollbackSucceeded, target, current, evidence), nil
 }
 
-// readHistory reads both formats and merges them by number; a declarative
-// release wins over a legacy one of the same number, since it is the newer
-// way the release was deployed, even when it cannot be read. Release
-// Secrets that cannot be read are returned apart (see checkUnreadable).
-func (rb *Rollback) readHistory(ctx context.Context) ([]stored, *release.UnreadableError, error) {
-	typed := rb.env.Clients.Typed
-	legacyStore := release.NewConfigMapStore(typed, rb.cfg.Namespace, rb.cfg.Release)
-	secretStore := release.NewSecretStore(typed, rb.cfg.Namespace, rb.cfg.Release)
-	legacy, err := legacyStore.List(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("release history: %w", err)
-	}
-	declarative, err := secretStore.List(ctx)
-	unreadable, err := unreadableOf(err)
-	if err != nil {
-		return nil, nil, fmt.Errorf("release history: %w", err)
-	}
-	byNumber := map[int]stored{}
-	for _, r := range legacy {
-		if unreadable.Get(r.Number) == nil {
-			byNumber[r.Number] = stored{Release: r, store: legacyStore}
-		}
-	}
-	for _, r := range declarative {
-		byNumber[r.Number] = stored{Release: r, store: secretStore, declarative: true}
-	}
-	merged := make([]stored, 0, len(byNumber))
-	for _, s := range byNumber {
-		merged = append(merged, s)
-	}
-	slices.SortFunc(merged, func(a, b stored) int { return b.Number - a.Number })
-	return merged, unreadable, nil
+// rollbackPlan is what a rollback settles before it changes anything.
+type rollbackPlan struct {
+	// current is the release rolled back, target the one it returns to:
+	// nil when there is none, as after a failed first release.
+	current, target *stored
+	// skip says there is nothing to roll back.
+	skip bool
 }
 
-func find(history []stored, number int) *stored {
-	for i := range history {
-		if history[i].Number == number {
-			return &history[i]
-		}
+// choose reads the history and settles, by the book's rules, which
+// release is rolled back and which it returns to. It changes nothing.
+func (rb *Rollback) choose(ctx context.Context) (rollbackPlan, error) {
+	log := rb.env.Log
+	if err := rb.readHistory(ctx); err != nil {
+		return rollbackPlan{}, err
 	}
+	history := rb.book.History()
+	if len(history) == 0 {
+		return rollbackPlan{skip: true}, rb.noHistory()
+	}
+	current, err := rb.current(history)
+	if err != nil {
+		return rollbackPlan{}, err
+	}
+	if current.Status == release.InProgress {
+		log.Infof("Release %d is InProgress: its run ended without recording an outcome", current.Number)
+	}
+	if rb.cfg.ReleaseNumber == 0 && rb.cfg.RollbackTo == 0 && current.Status == release.Succeeded {
+		log.Info("No failed release found. Skipping rollback.")
+		return rollbackPlan{skip: true}, nil
+	}
+	if current.Status == release.Succeeded {
+		// Asked for by number: a release that succeeded but is wrong (a bad
+		// config that passed its checks) is rolled back like a failed one.
+		log.Infof("Release %d Succeeded; rolling it back as asked", current.Number)
+	}
+	target, err := rb.target(history, current)
+	return rollbackPlan{current: current, target: target}, err
+}
+
+// readHistory reads both formats into the book (a declarative release wins
+// over a legacy one of the same number, even when it cannot be read), and
+// fails when the rollback needs a release that cannot be read (see
+// checkUnreadable).
+func (rb *Rollback) readHistory(ctx context.Context) error {
+	rb.book = rb.env.book(rb.cfg.Namespace, rb.cfg.Release)
+	unreadable, err := readBook(ctx, rb.book)
+	if err != nil {
+		return err
+	}
+	return rb.checkUnreadable(rb.book.History(), unreadable)
+}
+
+// noHistory ends a rollback of a release without history: there is nothing
+// to do, unless a release was asked for by number. That one must exist:
+// skipping would pass a pipeline that names the wrong release, namespace
+// or cluster.
+func (rb *Rollback) noHistory() error {
+	setting, n := "release_number", rb.cfg.ReleaseNumber
+	if n == 0 {
+		setting, n = "rollback_to", rb.cfg.RollbackTo
+	}
+	if n != 0 {
+		return fmt.Errorf("%s %d: release %s has no history in namespace %s", setting, n, rb.cfg.Release, rb.cfg.Namespace)
+	}
+	rb.env.Log.Infof("No release history found for release %s", rb.cfg.Release)
 	return nil
 }
 
-func numbersOf(history []stored) string {
-	n := make([]string, len(history))
-	for i, s := range history {
-		n[i] = strconv.Itoa(s.Number)
-	}
-	return strings.Join(n, ",")
+// entry is release r of the book, as the rollback handles it.
+func (rb *Rollback) entry(r *release.Release) *stored {
+	f, _ := rb.book.Format(r.Number)
+	return &stored{Release: r, declarative: f == release.Declarative}
 }
 
 // current is the release being rolled back: release_number, else the newest.
-func (rb *Rollback) current(history []stored) (*stored, error) {
+func (rb *Rollback) current(history release.History) (*stored, error) {
 	if rb.cfg.ReleaseNumber == 0 {
-		return &history[0], nil
+		return rb.entry(history.Latest()), nil
 	}
-	if s := find(history, rb.cfg.ReleaseNumber); s != nil {
-		return s, nil
+	if r := history.Get(rb.cfg.ReleaseNumber); r != nil {
+		return rb.entry(r), nil
 	}
-	return nil, fmt.Errorf("release_number %d: release %s has no such release (it has %s)", rb.cfg.ReleaseNumber, rb.cfg.Release, numbersOf(history))
+	return nil, fmt.Errorf("release_number %d: release %s has no such release (it has %s)", rb.cfg.ReleaseNumber, rb.cfg.Release, releaseNumbers(history))
 }
 
-// target is the release to return to: rollback_to, else the newest
-// Succeeded release numbered below current; nil when there is none.
-func (rb *Rollback) target(history []stored, current *stored) (*stored, error) {
+// target is the release to return to: rollback_to, else the last
+// successful release before current; nil when there is none.
+func (rb *Rollback) target(history release.History, current *stored) (*stored, error) {
 	if n := rb.cfg.RollbackTo; n != 0 {
-		t := find(history, n)
+		t := history.Get(n)
 		switch {
 		case t == nil:
-			return nil, fmt.Errorf("rollback_to %d: release %s has no such release (it has %s)", n, rb.cfg.Release, numbersOf(history))
+			return nil, fmt.Errorf("rollback_to %d: release %s has no such release (it has %s)", n, rb.cfg.Release, releaseNumbers(history))
 		case n >= current.Number:
 			return nil, fmt.Errorf("rollback_to %d: must be older than release %d, the one rolled back", n, current.Number)
 		case t.Status != release.Succeeded:
 			return nil, fmt.Errorf("rollback_to %d: release %d is %s; only a Succeeded release can be returned to", n, n, t.Status)
 		}
-		return t, nil
+		return rb.entry(t), nil
 	}
-	for i := range history {
-		if s := &history[i]; s.Number < current.Number && s.Status == release.Succeeded {
-			return s, nil
-		}
+	if t := rb.book.LastSuccessful(current.Number); t != nil {
+		return rb.entry(t), nil
 	}
 	return nil, nil
 }
@@ -472,7 +463,7 @@ func (rb *Rollback) recordRevisions(ctx context.Context, target *stored, results
 	if !changed {
 		return nil
 	}
-	if err := target.store.Update(ctx, updated); err != nil {
+	if err := rb.book.Update(ctx, updated); err != nil {
 		return fmt.Errorf("record the revisions of release %d: %w", target.Number, err)
 	}
 	target.Release = updated
@@ -513,7 +504,7 @@ func (rb *Rollback) markFailedErr(parent context.Context, current *stored, reaso
 	if updated.Metadata.FailureReason == "" {
 		updated.Metadata.FailureReason = reason
 	}
-	if err := current.store.Update(ctx, updated); err != nil {
+	if err := rb.book.Update(ctx, updated); err != nil {
 		if errors.Is(err, release.ErrNotFound) {
 			return nil
 		}

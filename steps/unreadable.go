@@ -67,13 +67,13 @@ func mayHaveSucceeded(r release.Unreadable) bool {
 // which an unreadable release in between may be). The others are only
 // warned about: an incident rollback to a release that reads fine must
 // not wait for someone to repair an old one.
-func (rb *Rollback) checkUnreadable(history []stored, u *release.UnreadableError) error {
+func (rb *Rollback) checkUnreadable(history release.History, u *release.UnreadableError) error {
 	if u == nil {
 		return nil
 	}
 	newest := 0
-	if len(history) > 0 {
-		newest = history[0].Number
+	if latest := history.Latest(); latest != nil {
+		newest = latest.Number
 	}
 	current := rb.cfg.ReleaseNumber
 	switch {
@@ -97,11 +97,8 @@ func (rb *Rollback) checkUnreadable(history []stored, u *release.UnreadableError
 		// success below current, unless an unreadable release between
 		// them succeeded.
 		target := 0
-		for _, s := range history {
-			if s.Number < current && s.Status == release.Succeeded {
-				target = s.Number
-				break
-			}
+		if last := history.LastSuccessful(current); last != nil {
+			target = last.Number
 		}
 		for _, r := range u.Releases {
 			if r.Number > target && r.Number < current && mayHaveSucceeded(r) {

@@ -23,15 +23,15 @@ func unreadableRelease(n int, st release.Status) release.Unreadable {
 // A rollback fails only when the release it rolls back or the one it
 // returns to cannot be read; any other unreadable release is a warning.
 func TestRollbackCheckUnreadable(t *testing.T) {
-	history := []stored{
-		{Release: &release.Release{Number: 5, Status: release.Failed}},
-		{Release: &release.Release{Number: 3, Status: release.Succeeded}},
-		{Release: &release.Release{Number: 1, Status: release.Succeeded}},
+	history := release.History{
+		{Number: 5, Status: release.Failed},
+		{Number: 3, Status: release.Succeeded},
+		{Number: 1, Status: release.Succeeded},
 	}
 	for _, tc := range []struct {
 		name       string
 		cfg        RollbackConfig
-		history    []stored
+		history    release.History
 		unreadable []release.Unreadable
 		err        string // "" for none
 	}{
