@@ -37,8 +37,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	utilnet "k8s.io/apimachinery/pkg/util/net"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 )
@@ -54,7 +52,7 @@ type Config struct {
 	// DefaultConcurrency.
 	Concurrency int
 	// Retry bounds the retries of transient failures.
-	Retry Retry
+	Retry kube.Backoff
 	// CRDTimeout bounds the wait for applied CustomResourceDefinitions to
 	// become Established; default 1 minute. The context still applies.
 	CRDTimeout time.Duration
@@ -76,38 +74,24 @@ const DefaultConcurrency = 16
 // Applier applies and deletes objects. It is safe for concurrent use.
 type Applier struct {
 	clients     *kube.Clients
-	rest        rest.Interface
+	rest        rest.Interface     // each request sent once: the Applier retries
 	meta        metadata.Interface // metadata only: owners, never a Secret's data
 	manager     string
 	concurrency int
-	retry       Retry
+	backoff     kube.Backoff
 	crdTimeout  time.Duration
 	waitForCRDs func(ctx context.Context, crds []*unstructured.Unstructured) error
 }
 
 // New returns an Applier for the clients' cluster. It makes no request.
 func New(clients *kube.Clients, cfg Config) (*Applier, error) {
-	// The dynamic client hides the status code that tells created from
-	// configured, so applies go through a REST client configured as the
-	// dynamic client is: JSON in and out, any group and version.
-	rc := dynamic.ConfigFor(clients.Config)
-	rc.ContentType = "application/json"
-	rc.AcceptContentTypes = "application/json"
-	client, err := rest.UnversionedRESTClientFor(rc)
-	if err != nil {
-		return nil, fmt.Errorf("apply client: %w", err)
-	}
-	meta, err := metadata.NewForConfig(clients.Config)
-	if err != nil {
-		return nil, fmt.Errorf("metadata client: %w", err)
-	}
 	a := &Applier{
 		clients:     clients,
-		rest:        client,
-		meta:        meta,
+		rest:        clients.REST,
+		meta:        clients.Metadata,
 		manager:     cfg.FieldManager,
 		concurrency: cfg.Concurrency,
-		retry:       cfg.Retry.withDefaults(),
+		backoff:     cfg.Retry.WithDefaults(),
 		crdTimeout:  cfg.CRDTimeout,
 		waitForCRDs: cfg.WaitForCRDs,
 	}
@@ -276,7 +260,7 @@ func (a *Applier) crdsReady(ctx context.Context, changes []Change) error {
 	a.clients.Mapper.Reset()
 	// Discovery can lag a moment behind Established: wait here, once for
 	// each kind, rather than in every custom resource's apply.
-	return a.retry.do(ctx, func() error {
+	return a.retry(ctx, "discovery of the new kinds", nil, func() error {
 		var errs []error
 		for _, crd := range crds {
 			gk, _ := definedKind(crd)
@@ -284,14 +268,15 @@ func (a *Applier) crdsReady(ctx context.Context, changes []Change) error {
 				_, err := a.clients.Mapper.RESTMapping(gk, v)
 				if meta.IsNoMatchError(err) {
 					a.clients.Mapper.Reset()
-					return retryableError{&ObjectError{Ref: RefOf(crd), Err: fmt.Errorf("version %s not in discovery: %w", v, err)}}
+					return kube.Retryable(&ObjectError{Ref: RefOf(crd), Err: fmt.Errorf("version %s not in discovery: %w", v, err)})
 				}
 				if err != nil {
 					errs = append(errs, &ObjectError{Ref: RefOf(crd), Err: err})
 				}
 			}
 		}
-		return errors.Join(errs...)
+		// Discovery's requests were retried already.
+		return kube.Permanent(errors.Join(errs...))
 	})
 }
 
@@ -449,15 +434,16 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 	}
 
 	var mapping *meta.RESTMapping
-	err := a.retry.do(ctx, func() error {
+	err := a.retry(ctx, "discovery of "+gvk.GroupKind().String(), nil, func() error {
 		m, err := a.clients.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if meta.IsNoMatchError(err) && kindInSet && !r.opts.DryRun {
 			// Discovery can lag behind Established for a moment.
 			a.clients.Mapper.Reset()
-			return retryableError{err}
+			return kube.Retryable(err)
 		}
 		mapping = m
-		return err
+		// Discovery's requests were retried already.
+		return kube.Permanent(err)
 	})
 	if err != nil {
 		if meta.IsNoMatchError(err) && kindInSet && r.opts.DryRun {
@@ -493,7 +479,8 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 	// cut is set once an attempt failed in a way that does not prove the
 	// server refused it: the object may have been applied, its answer lost.
 	cut := false
-	err = a.retry.do(ctx, func() error {
+	path := resourcePath(mapping, ref.Namespace, ref.Name)
+	err = a.retry(ctx, kube.Describe(http.MethodPatch, path), secretValues(obj), func() error {
 		if err := ctx.Err(); err != nil {
 			return err // not sent
 		}
@@ -502,12 +489,10 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 			send = guarded
 		}
 		req := a.rest.Patch(types.ApplyPatchType).
-			AbsPath(resourcePath(mapping, ref.Namespace, ref.Name)).
+			AbsPath(path).
 			Param("fieldManager", a.manager).
 			Param("force", "true").
-			Body(send).
-			// Retries are ours, so each is counted and bounded once.
-			MaxRetries(0)
+			Body(send)
 		if r.opts.DryRun {
 			req = req.Param("dryRun", "All")
 		}
@@ -518,9 +503,9 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 				// answer was lost, or by another writer. Apply it again
 				// unguarded; the client's fence is asked again first.
 				guarded = nil
-				return retryableError{err}
+				return kube.Retryable(err)
 			}
-			cut = cut || !refused(err)
+			cut = cut || !kube.Refused(err)
 			return err
 		}
 		raw, _ = res.Raw()
@@ -576,20 +561,6 @@ func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome
 		}
 	}
 	return o
-}
-
-// refused tells whether a failed request certainly changed nothing: the
-// API server answered 4xx (invalid, forbidden, conflict, too many
-// requests), or the connection was refused. Anything else (a 5xx such as a
-// timeout, a connection reset or closed mid-request, a context that ended
-// while it was in flight) may have come after the server applied it.
-func refused(err error) bool {
-	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		code := status.Status().Code
-		return code >= 400 && code < 500
-	}
-	return utilnet.IsConnectionRefused(err)
 }
 
 // namespaceMissing tells whether err is the API's answer for an object in a

@@ -764,7 +764,7 @@ func TestApplyRetries(t *testing.T) {
 		}
 		return nil, nil
 	}
-	a := newApplier(t, recordingConfig(c, rec), Config{Retry: Retry{Initial: 10 * time.Millisecond}})
+	a := newApplier(t, recordingConfig(c, rec), Config{Retry: kube.Backoff{Initial: 10 * time.Millisecond}})
 	ctx := context.Background()
 
 	start := time.Now()

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/kube-release/kube-release/internal/kube"
 )
 
 // waitEstablished is the default Config.WaitForCRDs.
@@ -54,7 +56,7 @@ func WaitEstablished(ctx context.Context, client dynamic.Interface, crd *unstruc
 			}
 		}
 		if err != nil {
-			if !isTransient(err) {
+			if _, ok := kube.Transient(err); !ok {
 				return fmt.Errorf("waiting for %s: %w", crdEstablished, err)
 			}
 			last = err
@@ -71,11 +73,6 @@ func WaitEstablished(ctx context.Context, client dynamic.Interface, crd *unstruc
 			// A pause, so a failing watch is not retried in a tight loop.
 		}
 	}
-}
-
-func isTransient(err error) bool {
-	_, ok := transient(err)
-	return ok
 }
 
 // watchEstablished reads events until the CRD is Established, its names are

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/kube-release/kube-release/internal/kube"
 )
 
 // DeleteOptions are the options of one Delete.
@@ -35,11 +38,8 @@ func (a *Applier) Delete(ctx context.Context, refs []Ref, opts DeleteOptions) ([
 	byStage := make([][]target, stageOther+1)
 	var errs []error
 	for _, ref := range refs {
-		var m *meta.RESTMapping
-		err := a.retry.do(ctx, func() (err error) {
-			m, err = a.resolve(ref)
-			return err
-		})
+		// Discovery's requests are retried in the clients' transport.
+		m, err := a.resolve(ref)
 		if meta.IsNoMatchError(err) {
 			continue
 		}
@@ -83,11 +83,11 @@ func (a *Applier) Delete(ctx context.Context, refs []Ref, opts DeleteOptions) ([
 		errs := make([]error, len(targets))
 		a.parallel(len(targets), func(i int) {
 			t := targets[i]
-			err := a.retry.do(ctx, func() error {
+			path := resourcePath(t.mapping, t.ref.Namespace, t.ref.Name)
+			err := a.retry(ctx, kube.Describe(http.MethodDelete, path), nil, func() error {
 				req := a.rest.Delete().
-					AbsPath(resourcePath(t.mapping, t.ref.Namespace, t.ref.Name)).
-					Body(body).
-					MaxRetries(0)
+					AbsPath(path).
+					Body(body)
 				if opts.DryRun {
 					req = req.Param("dryRun", "All")
 				}

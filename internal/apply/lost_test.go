@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/rand"
 
+	"github.com/kube-release/kube-release/internal/kube"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 
@@ -91,7 +92,7 @@ func TestApplyLostAnswer(t *testing.T) {
 				resp.Body.Close()
 				return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 			}
-			a := newApplier(t, recordingConfig(c, rec), Config{Retry: Retry{Initial: 1}})
+			a := newApplier(t, recordingConfig(c, rec), Config{Retry: kube.Backoff{Initial: 1}})
 			objs := manifests(t, ns, lostSet)
 			var opts Options
 			if tc.baseline {
@@ -242,7 +243,7 @@ func TestApplyLostAnswerInNewNamespace(t *testing.T) {
 		resp.Body.Close()
 		return nil, &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
 	}
-	a := newApplier(t, recordingConfig(c, rec), Config{Retry: Retry{Initial: 1}})
+	a := newApplier(t, recordingConfig(c, rec), Config{Retry: kube.Backoff{Initial: 1}})
 	dry, err := a.Apply(context.Background(), objs, Options{DryRun: true})
 	if err != nil {
 		t.Fatal(err)

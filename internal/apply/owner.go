@@ -158,11 +158,8 @@ func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1
 	index := map[string]*group{}
 	var errs []error
 	for _, ref := range refs {
-		var m *meta.RESTMapping
-		err := a.retry.do(ctx, func() (err error) {
-			m, err = a.resolve(ref)
-			return err
-		})
+		// Discovery's requests are retried in the clients' transport.
+		m, err := a.resolve(ref)
 		if meta.IsNoMatchError(err) {
 			continue // a kind not served yet (its CRD is in the set): nothing of it exists
 		}
@@ -194,16 +191,14 @@ func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1
 		out[ref] = &m
 		mu.Unlock()
 	}
+	// The metadata and dynamic clients retry each request in their
+	// transport.
 	errs = make([]error, len(groups))
 	a.parallel(len(groups), func(i int) {
 		g := groups[i]
 		client := a.meta.Resource(g.mapping.Resource)
 		if g.namespace != "" {
-			var list *metav1.PartialObjectMetadataList
-			err := a.retry.do(ctx, func() (err error) {
-				list, err = client.Namespace(g.namespace).List(ctx, metav1.ListOptions{})
-				return err
-			})
+			list, err := client.Namespace(g.namespace).List(ctx, metav1.ListOptions{})
 			switch {
 			case err == nil:
 				byName := map[string]metav1.ObjectMeta{}
@@ -223,15 +218,11 @@ func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1
 			// A Role that grants get but not list: one get per object.
 		}
 		for _, ref := range g.refs {
-			var obj *metav1.PartialObjectMetadata
 			var get metadata.ResourceInterface = client
 			if g.namespace != "" {
 				get = client.Namespace(g.namespace)
 			}
-			err := a.retry.do(ctx, func() (err error) {
-				obj, err = get.Get(ctx, ref.Name, metav1.GetOptions{})
-				return err
-			})
+			obj, err := get.Get(ctx, ref.Name, metav1.GetOptions{})
 			switch {
 			case apierrors.IsNotFound(err):
 			case err != nil:
@@ -288,11 +279,7 @@ func (a *Applier) configUsers(ctx context.Context, namespaces []string, self Own
 			errs[i] = err
 			return
 		}
-		var list *unstructured.UnstructuredList
-		err = a.retry.do(ctx, func() (err error) {
-			list, err = a.clients.Dynamic.Resource(m.Resource).Namespace(j.namespace).List(ctx, metav1.ListOptions{})
-			return err
-		})
+		list, err := a.clients.Dynamic.Resource(m.Resource).Namespace(j.namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			errs[i] = fmt.Errorf("list %s in namespace %s: %w", m.Resource.Resource, j.namespace, err)
 			return

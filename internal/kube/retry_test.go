@@ -42,7 +42,7 @@ func TestRetryTransport(t *testing.T) {
 				w.WriteHeader(tt.statuses[min(n, len(tt.statuses)-1)])
 			}))
 			defer srv.Close()
-			rt := &retryTransport{next: http.DefaultTransport, policy: RetryPolicy{}.withDefaults(), sleep: noSleep}
+			rt := &retryTransport{next: http.DefaultTransport, policy: Backoff{Attempts: 8}, sleep: noSleep}
 			req, _ := http.NewRequest(tt.method, srv.URL, strings.NewReader("payload"))
 			resp, err := rt.RoundTrip(req)
 			if err != nil {
@@ -67,7 +67,7 @@ func TestRetryTransportConnectionRefused(t *testing.T) {
 	l.Close()
 
 	var slept int
-	rt := &retryTransport{next: http.DefaultTransport, policy: RetryPolicy{}.withDefaults()}
+	rt := &retryTransport{next: http.DefaultTransport, policy: Backoff{}}
 	rt.sleep = func(ctx context.Context, d time.Duration) error {
 		slept++
 		if slept == 2 {
@@ -96,7 +96,7 @@ func TestRetryTransportHonoursContext(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	rt := &retryTransport{next: http.DefaultTransport, policy: RetryPolicy{}.withDefaults()}
+	rt := &retryTransport{next: http.DefaultTransport, policy: Backoff{}}
 	rt.sleep = func(context.Context, time.Duration) error { cancel(); return context.Canceled }
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
 	if _, err := rt.RoundTrip(req); err == nil {

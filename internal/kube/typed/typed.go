@@ -114,10 +114,10 @@ func init() {
 }
 
 type clientset struct {
-	core   *rest.RESTClient
-	apps   *rest.RESTClient
-	batch  *rest.RESTClient
-	leases *rest.RESTClient
+	core   rest.Interface
+	apps   rest.Interface
+	batch  rest.Interface
+	leases rest.Interface
 }
 
 // NewForConfig builds the clients with an HTTP client of their own.
@@ -130,11 +130,11 @@ func NewForConfig(cfg *rest.Config) (Interface, error) {
 }
 
 // NewForConfigAndClient builds the clients over one HTTP client. It makes
-// no request.
-func NewForConfigAndClient(cfg *rest.Config, httpClient *http.Client) (Interface, error) {
+// no request. Each wrap, in turn, wraps the REST client of every group.
+func NewForConfigAndClient(cfg *rest.Config, httpClient *http.Client, wrap ...func(rest.Interface) rest.Interface) (Interface, error) {
 	var cs clientset
 	for _, g := range []struct {
-		client  **rest.RESTClient
+		client  *rest.Interface
 		gv      schema.GroupVersion
 		apiPath string
 	}{
@@ -155,6 +155,9 @@ func NewForConfigAndClient(cfg *rest.Config, httpClient *http.Client) (Interface
 			return nil, fmt.Errorf("%s client: %w", g.gv, err)
 		}
 		*g.client = rc
+		for _, w := range wrap {
+			*g.client = w(*g.client)
+		}
 	}
 	return &cs, nil
 }

@@ -1,4 +1,4 @@
-package apply
+package kube
 
 import (
 	"context"
@@ -59,14 +59,14 @@ func TestTransient(t *testing.T) {
 		{"canceled", urlError(context.Canceled), false, 0},
 		{"deadline", context.DeadlineExceeded, false, 0},
 		{"no kind match", &meta.NoKindMatchError{GroupKind: schema.GroupKind{Kind: "Widget"}}, false, 0},
-		{"marked retryable", retryableError{&meta.NoKindMatchError{GroupKind: schema.GroupKind{Kind: "Widget"}}}, true, 0},
+		{"marked retryable", Retryable(&meta.NoKindMatchError{GroupKind: schema.GroupKind{Kind: "Widget"}}), true, 0},
 		{"other", errors.New("something else"), false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			delay, ok := transient(tt.err)
+			delay, ok := Transient(tt.err)
 			if ok != tt.want || delay != tt.delay {
-				t.Errorf("transient(%v) = %v, %v; want %v, %v", tt.err, delay, ok, tt.delay, tt.want)
+				t.Errorf("Transient(%v) = %v, %v; want %v, %v", tt.err, delay, ok, tt.delay, tt.want)
 			}
 		})
 	}
@@ -78,12 +78,12 @@ func (timeoutError) Error() string   { return "i/o timeout" }
 func (timeoutError) Timeout() bool   { return true }
 func (timeoutError) Temporary() bool { return true }
 
-func TestRetryDo(t *testing.T) {
-	fast := Retry{Attempts: 4, Initial: time.Millisecond, Max: 2 * time.Millisecond}
+func TestBackoffDo(t *testing.T) {
+	fast := Backoff{Attempts: 4, Initial: time.Millisecond, Max: 2 * time.Millisecond}
 	unavailable := apierrors.NewServiceUnavailable("unavailable")
 	t.Run("transient then success", func(t *testing.T) {
 		calls := 0
-		err := fast.do(context.Background(), func() error {
+		err := fast.Do(context.Background(), "GET configmaps/x", nil, func() error {
 			if calls++; calls < 3 {
 				return unavailable
 			}
@@ -95,14 +95,14 @@ func TestRetryDo(t *testing.T) {
 	})
 	t.Run("permanent fails at once", func(t *testing.T) {
 		calls := 0
-		err := fast.do(context.Background(), func() error { calls++; return apierrors.NewBadRequest("bad") })
+		err := fast.Do(context.Background(), "GET configmaps/x", nil, func() error { calls++; return apierrors.NewBadRequest("bad") })
 		if !apierrors.IsBadRequest(err) || calls != 1 {
 			t.Errorf("err %v after %d calls, want bad request after 1", err, calls)
 		}
 	})
 	t.Run("attempts run out", func(t *testing.T) {
 		calls := 0
-		err := fast.do(context.Background(), func() error { calls++; return unavailable })
+		err := fast.Do(context.Background(), "GET configmaps/x", nil, func() error { calls++; return unavailable })
 		if !apierrors.IsServiceUnavailable(err) || calls != 4 {
 			t.Errorf("err %v after %d calls, want unavailable after 4", err, calls)
 		}
@@ -111,8 +111,8 @@ func TestRetryDo(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		slow := Retry{Attempts: 10, Initial: time.Hour, Max: time.Hour}
-		err := slow.do(ctx, func() error { return unavailable })
+		slow := Backoff{Attempts: 10, Initial: time.Hour, Max: time.Hour}
+		err := slow.Do(ctx, "GET configmaps/x", nil, func() error { return unavailable })
 		if !errors.Is(err, context.DeadlineExceeded) || !apierrors.IsServiceUnavailable(err) {
 			t.Errorf("err %v, want the last error and the deadline", err)
 		}
@@ -121,7 +121,7 @@ func TestRetryDo(t *testing.T) {
 		}
 	})
 	t.Run("defaults", func(t *testing.T) {
-		got := Retry{}.withDefaults()
+		got := Backoff{}.WithDefaults()
 		if got.Attempts != 7 || got.Initial != 250*time.Millisecond || got.Max != 8*time.Second {
 			t.Errorf("defaults = %+v", got)
 		}
