@@ -115,29 +115,13 @@ func (a *Apply) render(ctx context.Context, number int) ([]*yaml.RNode, error) {
 func (a *Apply) run(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
-	log := a.env.Log
 
 	// Prepare: nothing below writes until the real apply.
-	number := 0
-	if a.cfg.Release != "" {
-		n, err := newestNumber(ctx, historyStores(a.env, a.cfg.Namespace, a.cfg.Release))
-		if err != nil {
-			return Result{}, err
-		}
-		number = n
-	}
-	nodes, err := a.render(ctx, number)
+	nodes, err := a.prepare(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	// With a release, what the apply writes is the release's.
 	owned := a.cfg.Release != ""
-	if owned {
-		if nodes, err = filter(nodes, a.owner().Filter()); err != nil {
-			return Result{}, err
-		}
-	}
-	logManifests(log, nodes)
 	workloads := applyWorkloads(nodes)
 	images := manifest.Images(nodes)
 	objs, err := toUnstructured(nodes)
@@ -170,11 +154,43 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 		err = fmt.Errorf("apply: %w", err)
 		return a.result(res, images, err), err
 	}
+	return a.wait(ctx, res, len(objs), workloads, images)
+}
+
+// prepare renders the manifests, for the newest release number of the
+// release's history (0 without a release), and marks them as the
+// release's own: with a release, what the apply writes is the release's.
+func (a *Apply) prepare(ctx context.Context) ([]*yaml.RNode, error) {
+	number := 0
+	if a.cfg.Release != "" {
+		n, err := newestNumber(ctx, a.env, a.cfg.Namespace, a.cfg.Release)
+		if err != nil {
+			return nil, err
+		}
+		number = n
+	}
+	nodes, err := a.render(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	if a.cfg.Release != "" {
+		if nodes, err = filter(nodes, a.owner().Filter()); err != nil {
+			return nil, err
+		}
+	}
+	logManifests(a.env.Log, nodes)
+	return nodes, nil
+}
+
+// wait waits for the applied workloads, unless skip_steady_state_check,
+// and returns the step's result.
+func (a *Apply) wait(ctx context.Context, res *apply.Result, applied int, workloads []rollout.Workload, images []string) (Result, error) {
+	log := a.env.Log
 	if a.cfg.SkipSteadyStateCheck || len(workloads) == 0 {
 		if len(workloads) > 0 {
 			log.Infof("Not waiting for %d workloads (skip_steady_state_check)", len(workloads))
 		}
-		logging.Succeeded(log, "Applied %d objects", len(objs))
+		logging.Succeeded(log, "Applied %d objects", applied)
 		return a.result(res, images, nil), nil
 	}
 
@@ -192,7 +208,7 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 			log.Infof("%s ready at revision %s", w.Workload, w.Revision)
 		}
 	}
-	logging.Succeeded(log, "Applied %d objects; %d workloads reached steady state", len(objs), len(waited))
+	logging.Succeeded(log, "Applied %d objects; %d workloads reached steady state", applied, len(waited))
 	return a.result(res, images, nil), nil
 }
 

@@ -8,11 +8,17 @@ import (
 	"github.com/kube-release/kube-release/internal/release"
 )
 
+// BookFunc opens the history of release name in namespace.
+type BookFunc func(namespace, name string) *release.Book
+
 // book opens the history of release name in namespace, both formats: the
-// legacy ConfigMap and the declarative Secrets. It is the one place the
-// steps build history stores, so that every step reads the same history
-// by the same rules (see release.Book).
+// legacy ConfigMap and the declarative Secrets, unless e.Book opens it
+// elsewhere. It is the one place the steps build history stores, so that
+// every step reads the same history by the same rules (see release.Book).
 func (e Env) book(namespace, name string) *release.Book {
+	if e.Book != nil {
+		return e.Book(namespace, name)
+	}
 	typed := e.Clients.Typed
 	return release.NewBook(release.NewConfigMapStore(typed, namespace, name), release.NewSecretStore(typed, namespace, name))
 }
@@ -27,4 +33,15 @@ func readBook(ctx context.Context, b *release.Book) (*release.UnreadableError, e
 		return nil, fmt.Errorf("release history: %w", re.Err)
 	}
 	return unreadableOf(err)
+}
+
+// newestNumber is the highest release number of the history, 0 for none:
+// what apply and diff give templates as .Release.Number. A release that
+// cannot be read counts by the number its Secret bears.
+func newestNumber(ctx context.Context, env Env, namespace, name string) (int, error) {
+	b := env.book(namespace, name)
+	if _, err := unreadableOf(b.Read(ctx)); err != nil {
+		return 0, err
+	}
+	return b.Highest(), nil
 }

@@ -70,7 +70,7 @@ func (d *Diff) Run(ctx context.Context) (Result, error) {
 	defer cancel()
 	rel := render.Release{Name: d.cfg.Release, Namespace: d.cfg.Namespace}
 	if d.cfg.Release != "" {
-		n, err := newestNumber(ctx, historyStores(d.env, d.cfg.Namespace, d.cfg.Release))
+		n, err := newestNumber(ctx, d.env, d.cfg.Namespace, d.cfg.Release)
 		if err != nil {
 			return Result{}, err
 		}

@@ -16,8 +16,8 @@ import (
 
 // The history formats, as the history step names them.
 const (
-	FormatLegacy      = "legacy"
-	FormatDeclarative = "declarative"
+	FormatLegacy      = string(release.Legacy)
+	FormatDeclarative = string(release.Declarative)
 )
 
 // HistoryConfig is what the history step needs of the settings.
@@ -33,29 +33,13 @@ type HistoryConfig struct {
 // History prints the releases of a release name, newest first, from both
 // history formats. It only reads.
 type History struct {
-	cfg    HistoryConfig
-	env    Env
-	stores []formatStore
-}
-
-// formatStore is a history store and the name of its format.
-type formatStore struct {
-	format string
-	store  release.Store
+	cfg HistoryConfig
+	env Env
 }
 
 // NewHistory returns the history step.
 func NewHistory(cfg HistoryConfig, env Env) *History {
-	return &History{cfg: cfg, env: env, stores: historyStores(env, cfg.Namespace, cfg.Release)}
-}
-
-// historyStores are both formats' stores of a release: a release name can
-// have both, declarative numbering continuing from the legacy history.
-func historyStores(env Env, namespace, name string) []formatStore {
-	return []formatStore{
-		{FormatDeclarative, release.NewSecretStore(env.Clients.Typed, namespace, name)},
-		{FormatLegacy, release.NewConfigMapStore(env.Clients.Typed, namespace, name)},
-	}
+	return &History{cfg: cfg, env: env}
 }
 
 // historyEntry is one release and the format it is stored in.
@@ -64,47 +48,19 @@ type historyEntry struct {
 	*release.Release
 }
 
-// readHistories reads every store and merges their releases, newest first;
-// a number found in both formats is listed twice, declarative first. The
-// release Secrets that cannot be read are returned apart: the others are
-// worth showing all the same.
-func readHistories(ctx context.Context, stores []formatStore) ([]historyEntry, *release.UnreadableError, error) {
+// historyEntries are the releases each format stores, newest first; a
+// number found in both formats is listed twice, declarative first, though
+// the history has only the declarative one (see release.Book).
+func historyEntries(b *release.Book) []historyEntry {
 	var entries []historyEntry
-	var unreadable *release.UnreadableError
-	for _, s := range stores {
-		h, err := s.store.List(ctx)
-		u, err := unreadableOf(err)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s release history: %w", s.format, err)
-		}
-		if u != nil {
-			if unreadable == nil {
-				unreadable = &release.UnreadableError{}
-			}
-			unreadable.Releases = append(unreadable.Releases, u.Releases...)
-		}
-		for _, r := range h {
-			entries = append(entries, historyEntry{format: s.format, Release: r})
+	for _, f := range []release.Format{release.Declarative, release.Legacy} {
+		for _, r := range b.Stored(f) {
+			entries = append(entries, historyEntry{format: string(f), Release: r})
 		}
 	}
-	// Stable: within a number, the order of stores (declarative first).
+	// Stable: within a number, the order of formats (declarative first).
 	slices.SortStableFunc(entries, func(a, b historyEntry) int { return cmp.Compare(b.Number, a.Number) })
-	return entries, unreadable, nil
-}
-
-// newestNumber is the highest release number in either format, 0 for none:
-// what apply and diff give templates as .Release.Number. A release that
-// cannot be read counts by the number its Secret bears.
-func newestNumber(ctx context.Context, stores []formatStore) (int, error) {
-	entries, unreadable, err := readHistories(ctx, stores)
-	if err != nil {
-		return 0, err
-	}
-	newest := unreadable.Highest()
-	if len(entries) > 0 {
-		newest = max(newest, entries[0].Number)
-	}
-	return newest, nil
+	return entries
 }
 
 // Run implements Step.
@@ -114,11 +70,15 @@ func (h *History) Run(ctx context.Context) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, h.cfg.Timeout)
 		defer cancel()
 	}
-	entries, unreadable, err := readHistories(ctx, h.stores)
+	book := h.env.book(h.cfg.Namespace, h.cfg.Release)
+	// The releases that cannot be read are named; the others are worth
+	// showing all the same.
+	unreadable, err := unreadableOf(book.Read(ctx))
 	if err != nil {
 		return Result{}, err
 	}
 	warnUnreadable(h.env, unreadable)
+	entries := historyEntries(book)
 	out := h.env.Out
 	if out == nil {
 		out = io.Discard
@@ -131,18 +91,17 @@ func (h *History) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("print history: %w", err)
 	}
-	return h.result(entries), nil
+	return h.result(book, entries), nil
 }
 
-func (h *History) result(entries []historyEntry) Result {
+// result reports the newest release and the last success before it, what
+// a rollback of it returns to, by the book's rules.
+func (h *History) result(book *release.Book, entries []historyEntry) Result {
 	number, status, previous := "", "", ""
-	if len(entries) > 0 {
-		number, status = strconv.Itoa(entries[0].Number), string(entries[0].Status)
-		for _, e := range entries[1:] {
-			if e.Status == release.Succeeded && e.Number < entries[0].Number {
-				previous = strconv.Itoa(e.Number)
-				break
-			}
+	if newest := book.Newest(); newest != nil {
+		number, status = strconv.Itoa(newest.Number), string(newest.Status)
+		if last := book.LastSuccessful(newest.Number); last != nil {
+			previous = strconv.Itoa(last.Number)
 		}
 	}
 	return Result{Summary: historyMarkdown(h.cfg.Release, h.cfg.Namespace, entries), Outputs: []Output{

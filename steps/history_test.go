@@ -95,11 +95,8 @@ func runHistory(t *testing.T, output OutputFormat, legacy, declarative release.S
 	var buf bytes.Buffer
 	no := false
 	log := logging.New(&buf, logging.Options{Level: logrus.InfoLevel, Color: &no})
-	h := &History{
-		cfg:    HistoryConfig{Release: "web", Namespace: "prod", Output: output, Timeout: time.Minute},
-		env:    Env{Log: log, Out: log.Out},
-		stores: []formatStore{{FormatDeclarative, declarative}, {FormatLegacy, legacy}},
-	}
+	env := Env{Log: log, Out: log.Out, Book: func(string, string) *release.Book { return release.NewBook(legacy, declarative) }}
+	h := NewHistory(HistoryConfig{Release: "web", Namespace: "prod", Output: output, Timeout: time.Minute}, env)
 	res, err := h.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)

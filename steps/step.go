@@ -50,4 +50,7 @@ type Env struct {
 	// OwnerCheck says what a deploy does when the release was last
 	// deployed from another repository: "warn" (the default) or "fail".
 	OwnerCheck OwnerCheck
+	// Book opens the history of a release; nil opens it in the cluster.
+	// Tests give books over memory stores.
+	Book BookFunc
 }
