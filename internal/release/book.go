@@ -103,27 +103,44 @@ func (b *Book) Read(ctx context.Context) error {
 
 // index makes the one history of both formats' releases.
 func (b *Book) index() {
-	b.format = map[int]Format{}
+	b.history, b.format = merge(b.stored[Legacy], b.stored[Declarative], b.unreadable)
+}
+
+// merge is the one history of both formats' releases, and which format
+// holds each of its releases.
+func merge(legacy, declarative History, unreadable *UnreadableError) (History, map[int]Format) {
+	format := map[int]Format{}
 	var h History
-	for _, r := range b.stored[Declarative] {
-		b.format[r.Number] = Declarative
+	for _, r := range declarative {
+		format[r.Number] = Declarative
 		h = append(h, r)
 	}
-	for _, r := range b.stored[Legacy] {
-		if _, tie := b.format[r.Number]; tie || b.unreadable.Get(r.Number) != nil {
+	for _, r := range legacy {
+		if _, tie := format[r.Number]; tie || unreadable.Get(r.Number) != nil {
 			continue // the declarative release of that number wins
 		}
-		b.format[r.Number] = Legacy
+		format[r.Number] = Legacy
 		h = append(h, r)
 	}
 	h.sort()
-	b.history = h
+	return h, format
 }
 
 // History is the one history of both formats, newest first, each number
 // once, the releases that cannot be read left out. The releases are the
 // book's own, not copies.
 func (b *Book) History() History { return b.history }
+
+// HistoryWithout is the History as it will be once format f no longer
+// holds the releases numbered drop, as after a cleanup: a declarative
+// release dropped no longer hides the legacy release of its number. It
+// reads and writes nothing.
+func (b *Book) HistoryWithout(f Format, drop ...int) History {
+	stored := map[Format]History{Legacy: b.stored[Legacy], Declarative: b.stored[Declarative]}
+	stored[f] = slices.DeleteFunc(slices.Clone(stored[f]), func(r *Release) bool { return slices.Contains(drop, r.Number) })
+	h, _ := merge(stored[Legacy], stored[Declarative], b.unreadable)
+	return h
+}
 
 // Stored is the readable releases format f stores, newest first, a number
 // the other format holds too included: what is in that store.

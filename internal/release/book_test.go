@@ -186,3 +186,23 @@ func TestBookWrites(t *testing.T) {
 		t.Errorf("Stored(Legacy) = %v, want 4 3 1 (the legacy 3 the declarative one hides included)", numbers(got))
 	}
 }
+
+// A cleanup that drops a declarative release brings back the legacy
+// release of its number; HistoryWithout says so before anything is
+// deleted.
+func TestBookHistoryWithout(t *testing.T) {
+	b := readBook(t, NewMemoryStore(hist("1:S", "2:S")...), NewMemoryStore(hist("2:F", "3:F")...))
+	if last := b.LastSuccessful(4); last == nil || last.Number != 1 {
+		t.Fatalf("last success before 4: %v, want 1 (the Failed declarative 2 hides the legacy one)", last)
+	}
+	after := b.HistoryWithout(Declarative, 2, 3)
+	if got := numbers(after); !slices.Equal(got, []int{2, 1}) {
+		t.Errorf("history without declarative 2 and 3: %v, want 2 1", got)
+	}
+	if last := after.LastSuccessful(4); last == nil || last.Number != 2 {
+		t.Errorf("last success before 4 after the cleanup: %v, want legacy 2", last)
+	}
+	if got := listing(b); got != "3:F:d,2:F:d,1:S:l" {
+		t.Errorf("HistoryWithout changed the book: %s", got)
+	}
+}
