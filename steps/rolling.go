@@ -158,9 +158,6 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	if err := checkOwner(r.env, p.book.History(), r.cfg.Release); err != nil {
 		return nil, err
 	}
-	// This run holds the deploy lock, so an InProgress release is one whose
-	// run died; cleanup then drops it like any failed release.
-	abandoned(r.env, p.book.Stored(r.format()))
 	// Templates see the new release's number, known once the history is read.
 	nodes, err := r.render(ctx, p.number)
 	if err != nil {
@@ -210,7 +207,13 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 	p.last = p.book.Newest()
 	// Above the unreadable releases too: their Secrets keep their names.
 	p.number = p.book.NextNumber()
-	p.previous = p.book.LastSuccessful(p.number)
+	// This run holds the deploy lock, so an InProgress release is one whose
+	// run died; cleanup then drops it like any failed release.
+	abandoned(r.env, p.book.Stored(r.format()))
+	// What a rollback of the new release returns to, in the history the
+	// cleanup leaves: a declarative release it drops no longer hides the
+	// legacy release of its number.
+	p.previous = p.book.HistoryWithout(r.format(), numbersIn(r.cleanupDrop(p))...).LastSuccessful(p.number)
 	if err := checkUnreadableForDeploy(unreadable, p.previous, r.cfg.Pruning); err != nil {
 		return err
 	}
