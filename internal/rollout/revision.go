@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kube-release/kube-release/internal/kube"
 	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
@@ -87,9 +88,9 @@ func ObservedRevision(ctx context.Context, client typed.Interface, w Workload) (
 	return rev, nil
 }
 
-// permanent is err unless a retry may get past it.
+// permanent is err unless a retry may get past it (kube.Transient).
 func permanent(err error) error {
-	if transient(err) {
+	if _, ok := kube.Transient(err); ok {
 		return nil
 	}
 	return err

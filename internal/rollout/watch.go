@@ -79,10 +79,17 @@ func watchWorkload(ctx context.Context, open watchFunc, name string, index int, 
 			if ctx.Err() != nil {
 				return
 			}
-			if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			auth := apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err)
+			if auth {
 				authFailures++
 			}
-			if permanentWatchError(err) || authFailures >= maxAuthFailures {
+			if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+				// Too old to resume from: start over from the current
+				// state, at once.
+				rv, delay = "", 0
+				continue
+			}
+			if _, ok := kube.Transient(err); (!ok && !auth) || authFailures >= maxAuthFailures {
 				send(update{err: err})
 				return
 			}
@@ -149,14 +156,6 @@ func resourceVersion(obj runtime.Object, def string) string {
 	return def
 }
 
-// permanentWatchError reports whether retrying a watch is pointless: the
-// kind is not served or the request itself is wrong. Anything else
-// (connection refused, timeouts, 5xx, 429) passes with time.
-func permanentWatchError(err error) bool {
-	return apierrors.IsNotFound(err) || apierrors.IsBadRequest(err) || apierrors.IsInvalid(err) ||
-		apierrors.IsMethodNotSupported(err) || apierrors.IsNotAcceptable(err)
-}
-
 func nextDelay(d time.Duration) time.Duration {
 	if d < minWatchDelay {
 		return minWatchDelay
@@ -164,35 +163,10 @@ func nextDelay(d time.Duration) time.Duration {
 	return min(2*d, maxWatchDelay)
 }
 
-// transient reports whether a failed request may succeed if repeated:
-// errors without an API status (connection refused during an API server
-// restart, EOF) and the API's own temporary ones.
-func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kube.ErrFenced) {
-		return false
-	}
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) {
-		return true
-	}
-	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
-		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err) || apierrors.IsUnexpectedServerError(err)
-}
-
-// retry calls fn until it succeeds, fails for good, or ctx ends: for the
-// few reads that must not be lost to a passing API server outage.
+// retry calls fn with kube's backoff until it succeeds, fails for good
+// or runs out of attempts, or ctx ends: for the few reads that must not be
+// lost to a passing API server outage, also through a client that does
+// not retry itself.
 func retry(ctx context.Context, fn func(context.Context) error) error {
-	delay := minWatchDelay
-	for {
-		err := fn(ctx)
-		if !transient(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay = nextDelay(delay)
-	}
+	return kube.Backoff{}.Do(ctx, "", nil, func() error { return fn(ctx) })
 }
