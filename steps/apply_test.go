@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,6 +143,17 @@ spec:
 		t.Errorf("deployment not applied: %v", err)
 	}
 	f.assertNoRelease("sample")
+
+	// The controller writes the new Deployment's status a few times; an
+	// apply whose dry run and write straddle one of those reports it
+	// configured. Wait until the controller has reported the stuck pod.
+	err = wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := f.env.Clients.Typed.AppsV1().Deployments(f.namespace).Get(ctx, "never-ready", metav1.GetOptions{})
+		return err == nil && d.Status.ObservedGeneration >= d.Generation && d.Status.UnavailableReplicas == 1, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The same manifests again: unchanged, and no release either.
 	res, err = f.apply(ApplyConfig{Manifests: []string{dir}, SkipSteadyStateCheck: true})
