@@ -280,7 +280,12 @@ func seconds(d time.Duration) string {
 }
 
 // renew keeps the lease fresh, several times per TTL so that one failed
-// renewal (an API server restart) does not lose it.
+// renewal (an API server restart) does not lose it. Each renewal is
+// retried by the client's transport (kube.Backoff, kube.Transient); a
+// renewal that still fails waits for the next turn whatever the error,
+// since the lease expires by itself at the TTL anyway, and a Forbidden
+// or Unauthorized can pass while a restarted API server's authorizer
+// warms up.
 func (l *Lock) renew(ctx context.Context) {
 	defer close(l.done)
 	interval := l.ttl / 4
