@@ -14,12 +14,14 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sirupsen/logrus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/homedir"
 
+	"github.com/kube-release/kube-release/internal/kube"
 	"github.com/kube-release/kube-release/internal/yamlerr"
 )
 
@@ -33,7 +35,7 @@ var ErrNoClusterConfig = errors.New("no cluster connection configured")
 // server idles. What bounds the load instead: kube-release never has more
 // than apply.DefaultConcurrency requests of a stage in flight, and the API
 // server's priority and fairness answers an overloaded moment with 429
-// and Retry-After, which the client waits out and retries (kube.WithRetries).
+// and Retry-After, which the client waits out and retries (kube.Backoff).
 const (
 	clientQPS   = -1
 	clientBurst = 0
@@ -68,6 +70,19 @@ func (s *Settings) ClientConfig(version string) (*rest.Config, string, error) {
 	cfg.Burst = clientBurst
 	cfg.UserAgent = userAgent(version)
 	return cfg, namespace, nil
+}
+
+// NewClients builds the clients of the cluster cfg names. Their retries
+// are logged at info, one line each from the second attempt: without
+// them, a step against an API server that is down or restarting says
+// nothing for as long as the retries last.
+func NewClients(cfg *rest.Config, log logrus.FieldLogger) (*kube.Clients, error) {
+	clients, err := kube.NewClients(cfg)
+	if err != nil {
+		return nil, err
+	}
+	clients.OnRetry = func(r kube.Retry) { log.Info(r.String()) }
+	return clients, nil
 }
 
 // CheckCredentials runs the kubeconfig user's exec credential plugin (aws

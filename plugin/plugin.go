@@ -8,7 +8,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"github.com/kube-release/kube-release/internal/kube"
 	"github.com/kube-release/kube-release/internal/release"
 	"github.com/kube-release/kube-release/steps"
 )
@@ -45,7 +44,7 @@ func Exec(ctx context.Context, s *Settings, env Process) error {
 	if cfg.Insecure {
 		log.Warn("TLS verification of the API server is off (insecure_skip_tls_verify): anyone on the network path can read and change this deploy")
 	}
-	clients, err := kube.NewClients(cfg)
+	clients, err := NewClients(cfg, log)
 	if err != nil {
 		return err
 	}
