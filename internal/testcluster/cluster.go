@@ -254,6 +254,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		"--manage-all-nodes=false",
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-ip=127.0.0.1",
+		// Without a node lease kwok picks its slow heartbeat (every 10 to
+		// 20 minutes), so the node lifecycle controller finds the nodes
+		// silent once --node-monitor-grace-period has passed and marks
+		// every pod not ready: any test that runs across that moment
+		// fails. With a lease, kwok renews it and heartbeats every ~30s.
+		"--node-lease-duration-seconds=40",
 		"--server-address=127.0.0.1:"+strconv.Itoa(kwokPort),
 	); err != nil {
 		return c, err
