@@ -12,11 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/kube-release/kube-release/internal/testcluster"
 )
 
 // background is a run of the binary whose stdout and stderr are kept
@@ -136,22 +131,8 @@ func TestAPIServerOutageLongerThanLockTTL(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	// A cluster of its own: the shared one must not go down under other tests.
-	c, err := testcluster.Start(ctx, testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	cs, err := kubernetes.NewForConfig(c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, newNamespace("outage"), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := testcluster.WaitForServiceAccount(ctx, cs, "outage"); err != nil {
-		t.Fatal(err)
-	}
+	c, cs := ownCluster(ctx, t)
+	ownNamespace(ctx, t, cs, "outage")
 	// minReadySeconds keeps the rollout waiting for the whole test.
 	manifest := writeFile(t, "web.yaml", deploymentManifest("registry.local/web:1", "\n  minReadySeconds: 600\n  progressDeadlineSeconds: 1200"))
 	run := startBackground(t, map[string]string{

@@ -183,27 +183,14 @@ func TestFailureMatrixAPIServerRestart(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c, err := testcluster.Start(ctx, testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	cs, err := kubernetes.NewForConfig(c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cs := ownCluster(ctx, t)
 	for i, tc := range []cell{
 		{failure: apiRestart, shape: several, good: 1},
 		{declarative: true, failure: apiRestart, shape: oneReplica, good: 1},
 	} {
 		t.Run(tc.name(), func(t *testing.T) {
 			ns := fmt.Sprintf("restart-%d", i)
-			if _, err := cs.CoreV1().Namespaces().Create(ctx, newNamespace(ns), metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			if err := testcluster.WaitForServiceAccount(ctx, cs, ns); err != nil {
-				t.Fatal(err)
-			}
+			ownNamespace(ctx, t, cs, ns)
 			runCell(t, c, ns, tc)
 		})
 	}

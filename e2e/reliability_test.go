@@ -330,22 +330,8 @@ func TestAPIServerRestartDuringWait(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	// A cluster of its own: the shared one must not go down under other tests.
-	c, err := testcluster.Start(ctx, testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
-	cs, err := kubernetes.NewForConfig(c.Config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cs.CoreV1().Namespaces().Create(ctx, newNamespace("restart"), metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := testcluster.WaitForServiceAccount(ctx, cs, "restart"); err != nil {
-		t.Fatal(err)
-	}
+	c, cs := ownCluster(ctx, t)
+	ownNamespace(ctx, t, cs, "restart")
 	// minReadySeconds keeps the rollout going long enough to take the API
 	// server away under it.
 	manifest := writeFile(t, "web.yaml", deploymentManifest("registry.local/web:1", "\n  minReadySeconds: 12"))
@@ -374,6 +360,35 @@ func TestAPIServerRestartDuringWait(t *testing.T) {
 	}
 	if _, err := cs.CoordinationV1().Leases("restart").Get(ctx, lock.Name("web"), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("lock left behind: %v", err)
+	}
+}
+
+// ownCluster starts a control plane of the test's own, stopped when the
+// test ends: for tests that take the API server down, which the shared
+// cluster must not go through under other tests.
+func ownCluster(ctx context.Context, t *testing.T) (*testcluster.Cluster, kubernetes.Interface) {
+	t.Helper()
+	c, err := testcluster.Start(ctx, testcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	cs, err := kubernetes.NewForConfig(c.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cs
+}
+
+// ownNamespace creates a namespace in a cluster of the test's own and
+// waits until pods can be created in it.
+func ownNamespace(ctx context.Context, t *testing.T, cs kubernetes.Interface, name string) {
+	t.Helper()
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, newNamespace(name), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := testcluster.WaitForServiceAccount(ctx, cs, name); err != nil {
+		t.Fatal(err)
 	}
 }
 

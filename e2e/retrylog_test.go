@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/kube-release/kube-release/internal/testcluster"
 )
 
 // A step against an API server that is down is not silent while it
@@ -21,12 +19,7 @@ func TestAPIServerDownSaysWhatItRetries(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	// A cluster of its own: the shared one must not go down under other tests.
-	c, err := testcluster.Start(ctx, testcluster.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Stop()
+	c, _ := ownCluster(ctx, t)
 	if err := c.StopAPIServer(); err != nil {
 		t.Fatal(err)
 	}
