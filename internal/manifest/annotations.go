@@ -16,6 +16,21 @@ const (
 	// ReleaseNameLabel is set on the pod template of every managed workload.
 	ReleaseNameLabel = "harness.io/release-name"
 
+	// PrimaryServiceAnnotation and StageServiceAnnotation mark the two
+	// Services of a blue/green deploy: the one that serves users and the
+	// one that serves the colour being staged.
+	PrimaryServiceAnnotation = "harness.io/primary-service"
+	StageServiceAnnotation   = "harness.io/stage-service"
+	// ColorLabel says which colour (blue or green) a blue/green workload's
+	// pods are. It is in the pod labels and the selector of the workload,
+	// and in the selector of both Services, which is what a swap moves.
+	ColorLabel = "harness.io/color"
+	// TrackLabel tells a canary's pods (TrackCanary) from those of the
+	// stable workload (TrackStable).
+	TrackLabel  = "harness.io/track"
+	TrackCanary = "canary"
+	TrackStable = "stable"
+
 	// OwnerNameAnnotation and OwnerNamespaceAnnotation say which release an
 	// object belongs to, as Helm marks its objects (see OwnerFilter).
 	OwnerNameAnnotation      = "kube-release.io/release-name"
