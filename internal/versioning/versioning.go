@@ -21,9 +21,14 @@ import (
 // its name, and the references to it, as they are.
 const SkipAnnotation = manifest.SkipVersioningAnnotation
 
-// versionedAnnotation marks an object the filter renamed, for Versioned. It
-// is internal: manifest.ForApply removes it before the object is applied.
-const versionedAnnotation = manifest.InternalAnnotationPrefix + "versioned"
+// versionedAnnotation marks an object the filter renamed by release number,
+// for Versioned, and suffixedAnnotation one it renamed by Suffix, with the
+// suffix. They are internal: manifest.ForApply removes them before the
+// object is applied.
+const (
+	versionedAnnotation = manifest.InternalAnnotationPrefix + "versioned"
+	suffixedAnnotation  = manifest.InternalAnnotationPrefix + "suffixed"
+)
 
 // maxNameLength is the limit of a ConfigMap or Secret name (a DNS subdomain).
 const maxNameLength = 253
@@ -35,14 +40,22 @@ const maxNameLength = 253
 // References to anything not renamed in this set are left alone.
 //
 // Run it after manifest.NamespaceFilter: a reference matches an object only
-// when both name the same namespace. Objects already marked Versioned are not
-// renamed again, so running the filter twice does no harm.
+// when both name the same namespace. Objects already renamed (Versioned or
+// Suffixed) are not renamed again, so running the filter twice does no harm.
 //
-// The zero Filter (Release 0) changes nothing, so a caller with versioning
-// turned off may still run it.
+// The zero Filter (Release 0, no Suffix) changes nothing, so a caller with
+// versioning turned off may still run it.
 type Filter struct {
 	// Release is the number of the release being deployed.
 	Release int
+	// Suffix, when set instead of Release, renames each <name>-<Suffix>:
+	// the declarative blue/green and canary deploys keep the config of the
+	// colour or the canary apart so (-blue, -green, -canary), where the
+	// legacy ones version it. Such objects are not Versioned (the release
+	// records them as unversioned, as Harness does) but Suffixed. Harness
+	// cuts the suffix short where a name would be too long; this reports
+	// the name instead, as it does for a release number.
+	Suffix string
 }
 
 var _ kio.Filter = Filter{}
@@ -50,7 +63,14 @@ var _ kio.Filter = Filter{}
 // Filter edits nodes in place and returns them. Every problem is reported;
 // names that would be too long or clash are found before anything changes.
 func (f Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
-	if f.Release == 0 {
+	if f.Suffix != "" {
+		if f.Release != 0 {
+			return nil, fmt.Errorf("versioning: release number %d and suffix %q: only one of them", f.Release, f.Suffix)
+		}
+		if !validSuffix(f.Suffix) {
+			return nil, fmt.Errorf("versioning: invalid suffix %q: lower-case letters, digits and '-' only, not first or last", f.Suffix)
+		}
+	} else if f.Release == 0 {
 		return nodes, nil
 	}
 	if f.Release < 0 {
@@ -71,7 +91,7 @@ func (f Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 	}
 	for _, node := range nodes {
 		kind := configKind(node)
-		if kind == "" || Versioned(node) || skipped(node) {
+		if kind == "" || renamed(node) || skipped(node) {
 			continue
 		}
 		newName, ok := renames[ref{kind, node.GetNamespace(), node.GetName()}]
@@ -81,7 +101,9 @@ func (f Filter) Filter(nodes []*yaml.RNode) ([]*yaml.RNode, error) {
 		err := node.PipeE(
 			yaml.Lookup(yaml.MetadataField),
 			yaml.SetField(yaml.NameField, yaml.NewStringRNode(newName)))
-		if err == nil {
+		if err == nil && f.Suffix != "" {
+			err = node.PipeE(yaml.SetAnnotation(suffixedAnnotation, f.Suffix))
+		} else if err == nil {
 			err = node.PipeE(yaml.SetAnnotation(versionedAnnotation, "true"))
 		}
 		if err != nil {
@@ -101,9 +123,42 @@ func Versioned(node *yaml.RNode) bool {
 	return node.GetAnnotations(versionedAnnotation)[versionedAnnotation] == "true"
 }
 
+// Suffixed is the suffix a Filter with Suffix appended to node's name, ""
+// when it appended none. Ask before manifest.ForApply, as for Versioned.
+func Suffixed(node *yaml.RNode) string {
+	return node.GetAnnotations(suffixedAnnotation)[suffixedAnnotation]
+}
+
+// renamed reports whether a Filter renamed node already, either way.
+func renamed(node *yaml.RNode) bool {
+	return Versioned(node) || Suffixed(node) != ""
+}
+
 // Name is the versioned name of a ConfigMap or Secret in a release.
 func Name(name string, release int) string {
 	return name + "-" + strconv.Itoa(release)
+}
+
+// newName is the name f gives a ConfigMap or Secret named name.
+func (f Filter) newName(name string) string {
+	if f.Suffix != "" {
+		return name + "-" + f.Suffix
+	}
+	return Name(name, f.Release)
+}
+
+// validSuffix reports whether s keeps a valid name valid: a DNS label's
+// characters, neither first nor last a '-'.
+func validSuffix(s string) bool {
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0 && i < len(s)-1:
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // ref identifies a ConfigMap or Secret as a pod spec refers to it.
@@ -128,8 +183,8 @@ func (f Filter) plan(nodes []*yaml.RNode) (map[ref]string, error) {
 		}
 		r := ref{kind, node.GetNamespace(), node.GetName()}
 		newName := r.name
-		if !Versioned(node) && !skipped(node) {
-			newName = Name(r.name, f.Release)
+		if !renamed(node) && !skipped(node) {
+			newName = f.newName(r.name)
 			if len(newName) > maxNameLength {
 				errs = append(errs, fmt.Errorf("%s: versioned name %s is longer than %d characters", describe(node), newName, maxNameLength))
 				continue

@@ -872,3 +872,145 @@ func TestName(t *testing.T) {
 		t.Errorf("Name = %q", got)
 	}
 }
+
+// Declarative blue/green and canary deploys keep their config apart by a
+// suffix instead of the release number: the same references are
+// rewritten, skip-versioning is honoured, and nothing is marked versioned.
+func TestFilterSuffix(t *testing.T) {
+	in := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config
+  namespace: prod
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+  namespace: prod
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  namespace: prod
+  annotations:
+    harness.io/skip-versioning: "True"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        envFrom:
+        - configMapRef:
+            name: config
+        - configMapRef:
+            name: shared
+        env:
+        - name: PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: creds
+              key: password
+      volumes:
+      - name: v
+        configMap:
+          name: config
+`
+	want := `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: config-blue
+  namespace: prod
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds-blue
+  namespace: prod
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: shared
+  namespace: prod
+  annotations:
+    harness.io/skip-versioning: "True"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: prod
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        envFrom:
+        - configMapRef:
+            name: config-blue
+        - configMapRef:
+            name: shared
+        env:
+        - name: PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: creds-blue
+              key: password
+      volumes:
+      - name: v
+        configMap:
+          name: config-blue
+`
+	wantRecord := "ConfigMap prod/config-blue false blue\nSecret prod/creds-blue false blue\nConfigMap prod/shared false \nDeployment prod/web false \n"
+	nodes := load(t, in)
+	for range 2 { // the second run changes nothing
+		got, err := Filter{Suffix: "blue"}.Filter(nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, _ := manifest.String(got); s != want {
+			t.Errorf("got\n%s\nwant\n%s", s, want)
+		}
+		var b strings.Builder
+		for _, n := range got {
+			fmt.Fprintf(&b, "%s %s/%s %v %s\n", n.GetKind(), n.GetNamespace(), n.GetName(), Versioned(n), Suffixed(n))
+		}
+		if b.String() != wantRecord {
+			t.Errorf("record\n%s\nwant\n%s", b.String(), wantRecord)
+		}
+	}
+	// Nor does a later versioning by number: the object was renamed once.
+	if _, err := (Filter{Release: 4}).Filter(nodes); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := manifest.String(nodes); s != want {
+		t.Errorf("versioned after the suffix\n%s", s)
+	}
+}
+
+func TestFilterSuffixErrors(t *testing.T) {
+	cm := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + strings.Repeat("a", 249) + "\n"
+	for _, tc := range []struct {
+		filter Filter
+		want   string
+	}{
+		{Filter{Release: 3, Suffix: "blue"}, `versioning: release number 3 and suffix "blue": only one of them`},
+		{Filter{Suffix: "Blue"}, `versioning: invalid suffix "Blue": lower-case letters, digits and '-' only, not first or last`},
+		{Filter{Suffix: "-x"}, `versioning: invalid suffix "-x": lower-case letters, digits and '-' only, not first or last`},
+		{Filter{Suffix: "green"}, `in.yaml (document 1): ConfigMap v1 "` + strings.Repeat("a", 249) + `": versioned name ` + strings.Repeat("a", 249) + `-green is longer than 253 characters`},
+	} {
+		nodes := load(t, cm)
+		_, err := tc.filter.Filter(nodes)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%+v: error\n%v\nwant\n%s", tc.filter, err, tc.want)
+		}
+	}
+}
