@@ -215,12 +215,37 @@ func (b *Book) Update(ctx context.Context, r *Release) error {
 	i := slices.IndexFunc(h, func(old *Release) bool { return old.Number == r.Number })
 	updated := r.Clone()
 	// As the stores keep them: what the caller's copy left out.
-	updated.harness = h[i].harness
-	if updated.Metadata.Created.IsZero() {
-		updated.Metadata.Created = h[i].Metadata.Created
-	}
+	updated.keepStored(h[i])
 	h[i] = updated
 	b.stored[f] = h
 	b.index()
 	return nil
+}
+
+// LastSuccessfulOfColor is the newest Succeeded release of colour c, in
+// either format, nil if there is none.
+func (b *Book) LastSuccessfulOfColor(c Color) *Release { return b.history.LastSuccessfulOfColor(c) }
+
+// LatestIn is the newest release in environment e, in either format, nil
+// if there is none: for StageEnvironment, what a stage scale down scales
+// down.
+func (b *Book) LatestIn(e Environment) *Release { return b.history.LatestIn(e) }
+
+// SwapEnvironments records a swap that routes users to colour primary
+// (see History.SwapEnvironments), one release at a time, and returns the
+// releases it updated. Recording what the swap made the environments,
+// rather than flipping them, makes it safe to run again after an
+// interruption: it updates what is still to update and nothing more.
+func (b *Book) SwapEnvironments(ctx context.Context, primary Color) ([]*Release, error) {
+	if !primary.Valid() {
+		return nil, fmt.Errorf("swap environments: colour %q is not %s or %s", primary, Blue, Green)
+	}
+	var done []*Release
+	for _, r := range b.history.SwapEnvironments(primary) {
+		if err := b.Update(ctx, r); err != nil {
+			return done, fmt.Errorf("release %d: record environment %s: %w", r.Number, r.Environment, err)
+		}
+		done = append(done, r)
+	}
+	return done, nil
 }

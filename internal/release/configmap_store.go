@@ -160,10 +160,7 @@ func (s *ConfigMapStore) Update(ctx context.Context, r *Release) error {
 			return nil, fmt.Errorf("%s: release %d: %w", s.object(), r.Number, ErrNotFound)
 		}
 		updated := r.Clone()
-		updated.harness = h[i].harness // as stored now, whoever wrote it
-		if updated.Metadata.Created.IsZero() {
-			updated.Metadata.Created = h[i].Metadata.Created
-		}
+		updated.keepStored(h[i]) // as stored now, whoever wrote it
 		h[i] = updated
 		return h, nil
 	})

@@ -30,6 +30,11 @@ const (
 	LabelRelease = "release"
 	LabelNumber  = "release-number"
 	LabelStatus  = "status"
+	// LabelColor and LabelEnvironment hold a blue/green release's Color
+	// and Environment (RELEASE_SECRET_RELEASE_COLOR_KEY and
+	// RELEASE_SECRET_RELEASE_BG_ENVIRONMENT_KEY).
+	LabelColor       = "color"
+	LabelEnvironment = "harness.io/bg-environment"
 
 	secretPrefix = "harness.release"
 )
@@ -110,6 +115,17 @@ func applyRelease(s *corev1.Secret, release string, r *Release, limit int) error
 	labels[LabelRelease] = release
 	labels[LabelNumber] = strconv.Itoa(r.Number)
 	labels[LabelStatus] = string(r.Status)
+	// Empty, they leave the labels as they are: an update keeps them.
+	for _, l := range [...]struct{ key, value string }{{LabelColor, string(r.Color)}, {LabelEnvironment, string(r.Environment)}} {
+		key, value := l.key, l.value
+		if value == "" {
+			continue
+		}
+		if msgs := validation.IsValidLabelValue(value); len(msgs) > 0 {
+			return fmt.Errorf("%s: label %s: %q is not a label value: %s", secretName(s), key, value, strings.Join(msgs, "; "))
+		}
+		labels[key] = value
+	}
 
 	data := make(map[string][]byte, len(s.Data)+2)
 	for k, v := range s.Data {
@@ -200,6 +216,9 @@ func DecodeSecret(s *corev1.Secret) (*Release, error) {
 	if r.Status = Status(st); !r.Status.valid() {
 		return nil, corrupt("label "+LabelStatus, fmt.Errorf("%q is not %s, %s or %s", st, InProgress, Succeeded, Failed))
 	}
+	// As Harness reads them: any value, "" for none.
+	r.Color = Color(s.Labels[LabelColor])
+	r.Environment = Environment(s.Labels[LabelEnvironment])
 	if packed, ok := s.Data[ManifestsKey]; ok {
 		if r.Manifests, err = gunzip(packed); err != nil {
 			return nil, corrupt("key "+ManifestsKey, err)

@@ -87,6 +87,12 @@ func dump(t *testing.T, h History) []byte {
 		for _, w := range r.Workloads {
 			fmt.Fprintf(&b, "  workload %s revision %q\n", w.ID, w.Revision)
 		}
+		if w := r.ManagedWorkload; w != nil {
+			fmt.Fprintf(&b, "  managed workload %s revision %q\n", w.ID, w.Revision)
+		}
+		if r.Color != "" || r.Environment != "" {
+			fmt.Fprintf(&b, "  blue/green: colour %q, environment %q\n", r.Color, r.Environment)
+		}
 		if r.Manifests != nil {
 			fmt.Fprintf(&b, "  manifests: %d bytes\n", len(r.Manifests))
 		}

@@ -1,8 +1,14 @@
 package release
 
 import (
+	"bytes"
 	"cmp"
 	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kube-release/kube-release/internal/manifest"
 )
 
 // History is the releases of one release name, newest (highest number) first.
@@ -127,4 +133,186 @@ func NextDeclarativeNumber(declarative, legacy History) int {
 		return declarative.NextNumber()
 	}
 	return legacy.NextNumber()
+}
+
+// OfColor is the releases of colour c, newest first.
+func (h History) OfColor(c Color) History {
+	var out History
+	for _, r := range h {
+		if r.Color == c && c != "" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// LastSuccessfulOfColor is the newest Succeeded release of colour c, nil
+// if there is none: what that colour's workload runs, as Harness's
+// getLatestSuccessfulReleaseMatchingColor finds it.
+func (h History) LastSuccessfulOfColor(c Color) *Release {
+	for _, r := range h.OfColor(c) {
+		if r.Status == Succeeded {
+			return r
+		}
+	}
+	return nil
+}
+
+// LatestIn is the newest release in environment e, whatever its status,
+// nil if there is none: for StageEnvironment, what a stage scale down
+// scales down, as Harness's getBlueGreenStageRelease finds it.
+func (h History) LatestIn(e Environment) *Release {
+	for _, r := range h {
+		if r.Environment == e && e != "" {
+			return r
+		}
+	}
+	return nil
+}
+
+// LastSuccessfulBlueGreen is the newest Succeeded release of either
+// colour, nil if there is none: the release a swap routes users to. It
+// stays the same once the swap is done, so a swap that decides its
+// target by it does nothing when run again; a rollback after a swap marks
+// it Failed, and the one before it becomes the target.
+func (h History) LastSuccessfulBlueGreen() *Release {
+	for _, r := range h {
+		if r.Status == Succeeded && r.Color.Valid() {
+			return r
+		}
+	}
+	return nil
+}
+
+// BlueGreenCleanup is the cleanup before a blue/green stage deploy of
+// release current to colour stage, as Harness's cleanReleaseHistoryBG:
+// every other release of the stage colour is dropped, whatever its
+// status, since the deploy replaces that colour's workload; the releases
+// of the primary colour, and those of no colour, are kept. The caller
+// deletes the config that only the dropped releases used (see
+// StaleConfig).
+func (h History) BlueGreenCleanup(stage Color, current int) (keep, drop History) {
+	for _, r := range h {
+		if stage != "" && r.Color == stage && r.Number != current {
+			drop = append(drop, r)
+		} else {
+			keep = append(keep, r)
+		}
+	}
+	return keep, drop
+}
+
+// SwapEnvironments is what a swap that routes users to colour primary
+// records: the newest Succeeded release of primary is in
+// PrimaryEnvironment, that of the other colour in StageEnvironment. It
+// returns copies of the releases whose environment changes, for the caller
+// to update in that order, and changes nothing itself. The new primary
+// comes first: a swap interrupted between the two updates then leaves two
+// releases in PrimaryEnvironment, never the serving colour's alone in
+// StageEnvironment, where a stage scale down would look for it.
+//
+// Harness flips each of the two between stage and primary; setting them
+// to what the swap made them instead gives the same result once, and
+// nothing more when a swap is run again. As Harness, a release that has
+// no environment (recorded before blue/green) is left as it is.
+func (h History) SwapEnvironments(primary Color) []*Release {
+	var out []*Release
+	for _, side := range []struct {
+		color Color
+		env   Environment
+	}{{primary, PrimaryEnvironment}, {primary.Other(), StageEnvironment}} {
+		r := h.LastSuccessfulOfColor(side.color)
+		if r == nil || r.Environment == "" || r.Environment == side.env {
+			continue
+		}
+		c := r.Clone()
+		c.Environment = side.env
+		out = append(out, c)
+	}
+	return out
+}
+
+// StaleConfig is the config of the releases drop that neither the releases
+// keep nor the objects next (those of the release about to be deployed)
+// list: what a blue/green cleanup deletes along with the releases it
+// drops, once each, in history order. Of a legacy release that is its
+// versioned ConfigMaps and Secrets, as Harness deletes them; of a
+// declarative one, which versions nothing, its ConfigMaps and Secrets not
+// annotated harness.io/skip-versioning, as Harness picks them
+// (VersionUtils.shouldVersion). Harness deletes those even when the new
+// release brings them back, as a declarative blue/green release whose
+// config is suffixed with its colour does; kube-release leaves them to the
+// apply, so that the pods still running never lose their config.
+func StaleConfig(drop, keep History, next []ResourceID) []ResourceID {
+	type key struct{ kind, namespace, name string }
+	keyOf := func(id ResourceID) key { return key{id.Kind, id.Namespace, id.Name} }
+	used := map[key]bool{}
+	for _, id := range next {
+		used[keyOf(id)] = true
+	}
+	for _, r := range keep {
+		for _, id := range r.Resources {
+			used[keyOf(id)] = true
+		}
+	}
+	var out []ResourceID
+	for _, r := range drop {
+		var skipped map[key]bool
+		if r.Manifests != nil {
+			skipped = map[key]bool{}
+			for _, id := range skipVersioning(r.Manifests) {
+				skipped[keyOf(id)] = true
+			}
+		}
+		for _, id := range r.Resources {
+			k := keyOf(id)
+			config := id.Kind == "ConfigMap" || id.Kind == "Secret"
+			stale := id.Versioned || (r.Manifests != nil && config && !skipped[k])
+			if stale && !used[k] {
+				out = append(out, id)
+				used[k] = true // once
+			}
+		}
+	}
+	return out
+}
+
+// skipVersioning lists the ConfigMaps and Secrets of stored manifests that
+// are annotated harness.io/skip-versioning: "true" (in any case). The
+// manifests read when the release did, so what does not read now is
+// skipped.
+func skipVersioning(manifests []byte) []ResourceID {
+	var ids []ResourceID
+	dec := yaml.NewDecoder(bytes.NewReader(manifests))
+	for {
+		var doc yaml.Node
+		if err := dec.Decode(&doc); err != nil {
+			return ids
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		objects := []*yaml.Node{deref(doc.Content[0])}
+		if items := mapValue(objects[0], "items"); strings.HasSuffix(objectID(objects[0]).Kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
+			objects = items.Content
+		}
+		for _, o := range objects {
+			o = deref(o)
+			if o.Kind != yaml.MappingNode {
+				continue
+			}
+			id := objectID(o)
+			if id.Kind != "ConfigMap" && id.Kind != "Secret" {
+				continue
+			}
+			meta := mapValue(o, "metadata")
+			if meta == nil || meta.Kind != yaml.MappingNode {
+				continue
+			}
+			if a := mapValue(meta, "annotations"); a != nil && a.Kind == yaml.MappingNode &&
+				manifest.IsTrue(scalarValue(mapValue(a, manifest.SkipVersioningAnnotation))) {
+				ids = append(ids, id)
+			}
+		}
+	}
 }

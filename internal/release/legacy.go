@@ -78,6 +78,27 @@ func marshalLegacy(h History, extra []field) ([]byte, error) {
 				return nil, fmt.Errorf("release %d: workload %q has no kind or no name", r.Number, w.ID)
 			}
 		}
+		if w := r.ManagedWorkload; w != nil && (w.ID.Kind == "" || w.ID.Name == "") {
+			return nil, fmt.Errorf("release %d: managed workload %q has no kind or no name", r.Number, w.ID)
+		}
+		if r.Color != "" {
+			// The colour is not written: it must read back from the name.
+			w, err := singleWorkload(r.harness)
+			if err != nil {
+				return nil, fmt.Errorf("release %d: %w", r.Number, err)
+			}
+			if r.ManagedWorkload != nil {
+				w = r.ManagedWorkload
+			}
+			if got := colorOf(w); got != r.Color {
+				name := "none"
+				if w != nil {
+					name = strconv.Quote(w.ID.Name)
+				}
+				return nil, fmt.Errorf("release %d: colour %q: a legacy release records its colour only as the name of its managed workload, <name>-<colour>, and that is %s",
+					r.Number, r.Color, name)
+			}
+		}
 	}
 	b.WriteString("releases:\n")
 	for _, r := range NewHistory(h...) {
@@ -105,7 +126,26 @@ func marshalLegacy(h History, extra []field) ([]byte, error) {
 				}
 			}
 		}
+		kept, err := verbatim(r)
+		if err != nil {
+			return nil, fmt.Errorf("release %d: %w", r.Number, err)
+		}
+		if !kept.single {
+			w := r.ManagedWorkload
+			b.WriteString("  managedWorkload: " + flowID(w.ID) + "\n")
+			if w.Revision != "" {
+				b.WriteString("  managedWorkloadRevision: " + strconv.Quote(w.Revision) + "\n")
+			}
+		}
+		if !kept.environment {
+			b.WriteString("  bgEnvironment: " + scalar(string(r.Environment)) + "\n")
+		}
 		for _, f := range r.harness {
+			switch {
+			case !kept.single && (f.key == "managedWorkload" || f.key == "managedWorkloadRevision"),
+				!kept.environment && f.key == "bgEnvironment":
+				continue // written from the release above
+			}
 			if err := writeField(&b, "  ", f); err != nil {
 				return nil, fmt.Errorf("release %d: %w", r.Number, err)
 			}
@@ -121,6 +161,31 @@ func marshalLegacy(h History, extra []field) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// kept says which of the fields kube-release models beside keeping them
+// verbatim are written as read.
+type kept struct {
+	single, environment bool
+}
+
+// verbatim says which of r's modelled fields Harness wrote are written as
+// read, in Harness's layout and place: those that r says the same of, or
+// nothing of (an update keeps what the history holds). The others are
+// written from r.
+func verbatim(r *Release) (kept, error) {
+	w, err := singleWorkload(r.harness)
+	if err != nil {
+		return kept{}, err
+	}
+	env, err := bgEnvironment(r.harness)
+	if err != nil {
+		return kept{}, err
+	}
+	return kept{
+		single:      r.ManagedWorkload == nil || (w != nil && *w == *r.ManagedWorkload),
+		environment: r.Environment == "" || r.Environment == env,
+	}, nil
 }
 
 // writeFields writes kept top-level keys after the releases.
@@ -305,6 +370,13 @@ func decodeLegacyRelease(n *yaml.Node) (*Release, error) {
 			r.Resources, err = resourceIDs(value)
 		case "managedWorkloads":
 			r.Workloads, err = workloads(value)
+		case "bgEnvironment":
+			// Kept too, so that a release Harness wrote is written back as
+			// it was while the release says the same (see verbatim).
+			var env string
+			env, err = optionalString(value)
+			r.Environment = Environment(env)
+			r.harness = append(r.harness, field{key: key, value: n.Content[i+1]})
 		case "customWorkloads", "resourcesWithSpec":
 			// Empty, they are what MarshalLegacy writes anyway; only
 			// Harness's content is worth keeping.
@@ -324,18 +396,52 @@ func decodeLegacyRelease(n *yaml.Node) (*Release, error) {
 	if !haveStatus {
 		return nil, fmt.Errorf("release %d: status is missing (line %d)", r.Number, n.Line)
 	}
+	w, err := singleWorkload(r.harness)
+	if err != nil {
+		return nil, fmt.Errorf("release %d: %w", r.Number, err)
+	}
+	r.ManagedWorkload = w
+	r.Color = colorOf(w)
 	// Harness wrote one managed workload per release before it wrote a list;
 	// reading it as the list lets kube-release roll such a release back.
-	if len(r.Workloads) == 0 {
-		w, err := singleWorkload(r.harness)
-		if err != nil {
-			return nil, fmt.Errorf("release %d: %w", r.Number, err)
-		}
-		if w != nil {
-			r.Workloads = []Workload{*w}
-		}
+	if len(r.Workloads) == 0 && w != nil {
+		r.Workloads = []Workload{*w}
 	}
 	return r, nil
+}
+
+// colorOf is the colour of a legacy release whose managed workload is w:
+// what its name ends in after the last "-", when that is Blue or Green, as
+// Harness's stage scale down reads it (its other readers take any name
+// that ends in the colour; the blue/green deploy names it <name>-<colour>,
+// which both read the same).
+func colorOf(w *Workload) Color {
+	if w == nil {
+		return ""
+	}
+	i := strings.LastIndex(w.ID.Name, "-")
+	if i < 0 {
+		return ""
+	}
+	if c := Color(w.ID.Name[i+1:]); c.Valid() {
+		return c
+	}
+	return ""
+}
+
+// bgEnvironment is the bgEnvironment among kept fields, "" for none.
+func bgEnvironment(fields []field) (Environment, error) {
+	var env Environment
+	for _, f := range fields {
+		if f.key == "bgEnvironment" {
+			v, err := optionalString(deref(f.value))
+			if err != nil {
+				return "", fmt.Errorf("bgEnvironment: %w", err)
+			}
+			env = Environment(v)
+		}
+	}
+	return env, nil
 }
 
 func singleWorkload(fields []field) (*Workload, error) {

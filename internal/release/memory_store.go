@@ -77,10 +77,7 @@ func (s *MemoryStore) Update(_ context.Context, r *Release) error {
 		return fmt.Errorf("memory: release %d: %w", r.Number, ErrNotFound)
 	}
 	updated := r.Clone()
-	updated.harness = old.harness
-	if updated.Metadata.Created.IsZero() {
-		updated.Metadata.Created = old.Metadata.Created
-	}
+	updated.keepStored(old)
 	s.releases[r.Number] = updated
 	return nil
 }

@@ -39,6 +39,44 @@ func (s Status) valid() bool {
 	return s == InProgress || s == Succeeded || s == Failed
 }
 
+// Color is the colour of a blue/green release: which of the two sets of
+// workload and config it deployed. Harness knows exactly Blue and Green
+// (K8sReleaseConstants.BLUE_GREEN_COLORS); a history may hold anything,
+// which matches neither.
+type Color string
+
+// The colours of blue/green releases (HarnessLabelValues).
+const (
+	Blue  Color = "blue"
+	Green Color = "green"
+)
+
+// Valid reports whether c is Blue or Green.
+func (c Color) Valid() bool { return c == Blue || c == Green }
+
+// Other is the other colour, "" for anything but Blue or Green.
+func (c Color) Other() Color {
+	switch c {
+	case Blue:
+		return Green
+	case Green:
+		return Blue
+	}
+	return ""
+}
+
+// Environment is where a blue/green release stands: its colour serves
+// users through the primary Service, or waits behind the stage Service for
+// a swap. Harness spells them as HarnessLabelValues.bgPrimaryEnv and
+// bgStageEnv.
+type Environment string
+
+// The environments of blue/green releases.
+const (
+	PrimaryEnvironment Environment = "primary"
+	StageEnvironment   Environment = "stage"
+)
+
 // ResourceID names an object of a release, as Harness records it
 // (KubernetesResourceId). Versioned marks a ConfigMap or Secret renamed
 // <name>-<release number>: cleanup deletes those of dropped releases.
@@ -132,9 +170,32 @@ type Release struct {
 	Manifests []byte
 	Metadata  Metadata
 
+	// Color and Environment are those of a blue/green release, empty for
+	// any other. Declarative: the labels color and
+	// harness.io/bg-environment of its Secret. Legacy: the field
+	// bgEnvironment; the legacy format has no colour, so Harness reads it
+	// from the name of ManagedWorkload (<name>-<colour>), and so does
+	// DecodeConfigMap; EncodeConfigMap refuses a Color that name does not
+	// say. An update whose release leaves them empty keeps what the
+	// history holds: a release never leaves blue/green.
+	Color       Color
+	Environment Environment
+	// ManagedWorkload is Harness's single managed workload of a legacy
+	// release, its fields managedWorkload and managedWorkloadRevision:
+	// older delegates recorded every release's so, before Workloads was
+	// a list, and current ones still record a blue/green or canary
+	// release's so (the coloured or canary workload), leaving Workloads
+	// empty. Reading, a release without Workloads gets this one as its
+	// list. nil for none; an update whose release has none keeps the
+	// history's.
+	ManagedWorkload *Workload
+
 	// harness holds the fields of a legacy release that kube-release does
-	// not model (customWorkloads, resourcesWithSpec, bgEnvironment, ...),
-	// verbatim, so rewriting a history Harness wrote loses none of them.
+	// not model (customWorkloads, resourcesWithSpec, manifestHash, ...),
+	// verbatim, so rewriting a history Harness wrote loses none of them;
+	// and those it models beside (bgEnvironment, managedWorkload,
+	// managedWorkloadRevision), written as read while the release says
+	// the same of them.
 	harness []field
 }
 
@@ -149,8 +210,33 @@ func (r *Release) Clone() *Release {
 	c.Manifests = slices.Clone(r.Manifests)
 	c.Metadata.Images = slices.Clone(r.Metadata.Images)
 	c.Metadata.CreatedObjects = slices.Clone(r.Metadata.CreatedObjects)
+	if r.ManagedWorkload != nil {
+		w := *r.ManagedWorkload
+		c.ManagedWorkload = &w
+	}
 	c.harness = slices.Clone(r.harness) // the nodes are never modified in place
 	return &c
+}
+
+// keepStored fills in what an update's release r leaves out from old, the
+// release it replaces, as the stores keep it: Harness's fields that
+// kube-release does not model, the creation time and the blue/green
+// record.
+func (r *Release) keepStored(old *Release) {
+	r.harness = old.harness
+	if r.Metadata.Created.IsZero() {
+		r.Metadata.Created = old.Metadata.Created
+	}
+	if r.Color == "" {
+		r.Color = old.Color
+	}
+	if r.Environment == "" {
+		r.Environment = old.Environment
+	}
+	if r.ManagedWorkload == nil && old.ManagedWorkload != nil {
+		w := *old.ManagedWorkload
+		r.ManagedWorkload = &w
+	}
 }
 
 func (r *Release) validate() error {

@@ -216,9 +216,7 @@ func (s *SecretStore) update(ctx context.Context, secret *corev1.Secret, r *Rele
 		return err
 	}
 	updated := r.Clone()
-	if updated.Metadata.Created.IsZero() {
-		updated.Metadata.Created = stored.Metadata.Created
-	}
+	updated.keepStored(stored)
 	if err := applyRelease(secret, s.release, updated, MaxObjectSize); err != nil {
 		return err
 	}
