@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/apply"
@@ -184,7 +185,7 @@ func (a *Apply) prepare(ctx context.Context) ([]*yaml.RNode, error) {
 
 // wait waits for the applied workloads, unless skip_steady_state_check,
 // and returns the step's result.
-func (a *Apply) wait(ctx context.Context, res *apply.Result, applied int, workloads []rollout.Workload, images []string) (Result, error) {
+func (a *Apply) wait(ctx context.Context, res *apply.Result, applied int, workloads []object.Ref, images []string) (Result, error) {
 	log := a.env.Log
 	if a.cfg.SkipSteadyStateCheck || len(workloads) == 0 {
 		if len(workloads) > 0 {
@@ -218,8 +219,8 @@ func (a *Apply) owner() owner { return owner{Namespace: a.cfg.Namespace, Name: a
 // applyWorkloads are what the apply step waits for: the Deployments,
 // StatefulSets, DaemonSets and Jobs of the set not marked direct-apply. A
 // Job is done when Complete; Failed fails the step.
-func applyWorkloads(nodes []*yaml.RNode) []rollout.Workload {
-	return append(managedWorkloads(nodes), workloads(nodes, manifest.WaitedJob)...)
+func applyWorkloads(nodes []*yaml.RNode) []object.Ref {
+	return append(managedWorkloads(nodes), manifest.Workloads(nodes, manifest.WaitedJob)...)
 }
 
 // result is what the step reports, whatever the outcome; failure is the
@@ -241,22 +242,20 @@ func (a *Apply) result(res *apply.Result, images []string, failure error) Result
 		{OutputChanges, capLines(changes, changesOutputLimit)},
 		{OutputImages, strings.Join(images, ",")},
 	}
-	var md strings.Builder
-	icon := "✅"
-	if status == statusFailed {
-		icon = "❌"
+	s := summary{
+		Step:      "apply",
+		Release:   a.cfg.Release,
+		Namespace: a.cfg.Namespace,
+		Status:    status,
+		Note:      fmt.Sprintf("%d objects applied.", len(changes)),
+		Failure:   failure,
 	}
-	fmt.Fprintf(&md, "### %s kube-release apply: %s\n\nNamespace `%s`, %d objects applied.\n\n", icon, status, a.cfg.Namespace, len(changes))
 	if len(changes) > 0 {
-		md.WriteString("| Object | Change |\n|---|---|\n")
-		for i, c := range res.Changes {
-			if i == summaryRowLimit {
-				fmt.Fprintf(&md, "| ... and %d more | |\n", len(res.Changes)-i)
-				break
-			}
-			fmt.Fprintf(&md, "| %s | %s |\n", c.Ref, c.Action)
+		t := table{Header: []string{"Object", "Change"}}
+		for _, c := range res.Changes {
+			t.Rows = append(t.Rows, []string{c.Ref.String(), string(c.Action)})
 		}
+		s.Tables = []table{t}
 	}
-	md.WriteString(failureMarkdown(failure))
-	return Result{Outputs: outputs, Summary: md.String()}
+	return Result{Outputs: outputs, Summary: s.Markdown()}
 }

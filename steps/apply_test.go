@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"errors"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/kube-release/kube-release/internal/release"
 	"github.com/kube-release/kube-release/internal/rollout"

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/sirupsen/logrus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -113,7 +114,7 @@ func (d *Diff) Run(ctx context.Context) (Result, error) {
 			{OutputUnchanged, strconv.Itoa(summary.Unchanged)},
 			{OutputChanges, capLines(changed, changesOutputLimit)},
 		},
-		Summary: diffSummaryMarkdown(objects, summary),
+		Summary: diffSummaryMarkdown(d.cfg.Release, d.cfg.Namespace, objects, summary),
 	}
 	if d.cfg.DetailedExitCode && summary.Changes() > 0 {
 		return res, &ChangesFound{Summary: summary}
@@ -153,9 +154,9 @@ func diffObjects(ctx context.Context, env Env, objs []*unstructured.Unstructured
 		}
 		add(diff.Compare(c.Ref.String(), live, c.Object.Object))
 	}
-	local := map[apply.Ref]*unstructured.Unstructured{}
+	local := map[object.Ref]*unstructured.Unstructured{}
 	for _, obj := range objs {
-		local[apply.RefOf(obj)] = obj
+		local[object.Of(obj)] = obj
 	}
 	for _, s := range dry.Skipped {
 		obj, ok := local[s.Ref]
@@ -202,22 +203,19 @@ func logDiff(env Env, objects []diff.Object, summary diff.Summary) {
 	env.Log.Info("Diff: " + summary.String())
 }
 
-func diffSummaryMarkdown(objects []diff.Object, summary diff.Summary) string {
-	var md strings.Builder
-	fmt.Fprintf(&md, "### kube-release diff: %s\n\n", summary)
-	n := 0
+func diffSummaryMarkdown(release, namespace string, objects []diff.Object, changes diff.Summary) string {
+	s := summary{Step: "diff", Release: release, Namespace: namespace, Note: changes.String() + "."}
 	for _, o := range objects {
 		if o.Action == diff.Unchanged {
 			continue
 		}
-		if n == summaryRowLimit {
-			fmt.Fprintf(&md, "\n... and %d more (see the log)\n", summary.Changes()-n)
+		if len(s.Details) == summaryRowLimit {
+			s.More = changes.Changes() - len(s.Details)
 			break
 		}
-		fmt.Fprintf(&md, "<details><summary><code>%s</code> %s</summary>\n\n```diff\n%s```\n</details>\n", o.Name, o.Action, o.Text)
-		n++
+		s.Details = append(s.Details, detail{Title: "<code>" + o.Name + "</code> " + string(o.Action), Body: o.Text, Lang: "diff"})
 	}
-	return md.String()
+	return s.Markdown()
 }
 
 // changesOutputLimit bounds the changes output: Tekton allows about 3 KB for

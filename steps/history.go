@@ -115,19 +115,14 @@ func (h *History) result(book *release.Book, entries []historyEntry) Result {
 
 // historyMarkdown is the history as a table, for the CI's step summary.
 func historyMarkdown(name, namespace string, entries []historyEntry) string {
-	var md strings.Builder
-	fmt.Fprintf(&md, "### kube-release history: `%s` in `%s`\n\n", name, namespace)
+	s := summary{Step: "history", Release: name, Namespace: namespace}
 	if len(entries) == 0 {
-		md.WriteString("No releases.\n")
-		return md.String()
+		s.Note = "No releases."
+		return s.Markdown()
 	}
-	md.WriteString("| Release | Status | Created | Format | Images | Deployed by |\n|---|---|---|---|---|---|\n")
-	for i, e := range entries {
-		if i == summaryRowLimit {
-			fmt.Fprintf(&md, "| ... and %d more | | | | | |\n", len(entries)-i)
-			break
-		}
-		created := "–"
+	t := table{Header: []string{"Release", "Status", "Created", "Format", "Images", "Deployed by"}}
+	for _, e := range entries {
+		created := ""
 		if !e.Metadata.Created.IsZero() {
 			created = e.Metadata.Created.UTC().Format(time.RFC3339)
 		}
@@ -135,10 +130,11 @@ func historyMarkdown(name, namespace string, entries []historyEntry) string {
 		if e.Metadata.FailureReason != "" {
 			status += " (" + e.Metadata.FailureReason + ")"
 		}
-		fmt.Fprintf(&md, "| %d | %s | %s | %s | %s | %s |\n", e.Number, status, created, e.format,
-			strings.Join(e.Metadata.Images, "<br>"), strings.ReplaceAll(deployedBy(e.Metadata.Pipeline), "|", "\\|"))
+		t.Rows = append(t.Rows, []string{strconv.Itoa(e.Number), status, created, e.format,
+			strings.Join(e.Metadata.Images, "<br>"), deployedBy(e.Metadata.Pipeline)})
 	}
-	return md.String()
+	s.Tables = []table{t}
+	return s.Markdown()
 }
 
 // historyText is the history for people, one block per release:

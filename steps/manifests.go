@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/sirupsen/logrus"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -61,7 +62,7 @@ func toUnstructured(nodes []*yaml.RNode) ([]*unstructured.Unstructured, error) {
 func resources(nodes []*yaml.RNode) []release.ResourceID {
 	ids := make([]release.ResourceID, len(nodes))
 	for i, n := range nodes {
-		ids[i] = release.ResourceID{Kind: n.GetKind(), Name: n.GetName(), Namespace: n.GetNamespace(), Versioned: versioning.Versioned(n)}
+		ids[i] = release.ResourceIDOf(object.OfNode(n), versioning.Versioned(n))
 	}
 	return ids
 }
@@ -81,18 +82,8 @@ func resourceTable(ids []release.ResourceID) string {
 
 // managedWorkloads are the workloads a rolling deploy waits for and records
 // (manifest.Managed).
-func managedWorkloads(nodes []*yaml.RNode) []rollout.Workload {
-	return workloads(nodes, manifest.Managed)
-}
-
-// workloads are the workloads of the given roles, as the waiter takes them.
-func workloads(nodes []*yaml.RNode, roles ...manifest.Role) []rollout.Workload {
-	refs := manifest.Workloads(nodes, roles...)
-	ws := make([]rollout.Workload, len(refs))
-	for i, r := range refs {
-		ws[i] = rollout.Workload{Kind: r.Kind, Namespace: r.Namespace, Name: r.Name}
-	}
-	return ws
+func managedWorkloads(nodes []*yaml.RNode) []object.Ref {
+	return manifest.Workloads(nodes, manifest.Managed)
 }
 
 // logChanges prints the change set, one object a line.
@@ -220,18 +211,18 @@ const SkipPruningAnnotation = manifest.SkipPruningAnnotation
 
 // pruneRefs are the objects of stored manifests that are not among keep,
 // except those annotated SkipPruningAnnotation: "true".
-func pruneRefs(stored []byte, keep []*unstructured.Unstructured) ([]apply.Ref, error) {
+func pruneRefs(stored []byte, keep []*unstructured.Unstructured) ([]object.Ref, error) {
 	old, err := decodeManifests(stored)
 	if err != nil {
 		return nil, err
 	}
-	kept := make(map[apply.Ref]bool, len(keep))
+	kept := make(map[object.Ref]bool, len(keep))
 	for _, obj := range keep {
-		kept[apply.RefOf(obj)] = true
+		kept[object.Of(obj)] = true
 	}
-	var refs []apply.Ref
+	var refs []object.Ref
 	for _, obj := range old {
-		ref := apply.RefOf(obj)
+		ref := object.Of(obj)
 		if kept[ref] || manifest.HasTrue(obj.GetAnnotations(), SkipPruningAnnotation) {
 			continue
 		}
@@ -243,7 +234,7 @@ func pruneRefs(stored []byte, keep []*unstructured.Unstructured) ([]apply.Ref, e
 // replaceStuckPods lets StatefulSets recover from a broken revision: their
 // controller never replaces a pod that is not ready, so one left at a bad
 // revision blocks every later rollout until it is deleted.
-func replaceStuckPods(ctx context.Context, env Env, workloads []rollout.Workload) error {
+func replaceStuckPods(ctx context.Context, env Env, workloads []object.Ref) error {
 	deleted := make([][]string, len(workloads))
 	errs := make([]error, len(workloads))
 	var wg sync.WaitGroup

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kube-release/kube-release/internal/apply"
@@ -55,7 +56,7 @@ func keepOwners(ctx context.Context, applier *apply.Applier, objs []*unstructure
 		return err
 	}
 	for _, obj := range objs {
-		if o, ok := owners[apply.RefOf(obj)]; ok {
+		if o, ok := owners[object.Of(obj)]; ok {
 			annotations := obj.GetAnnotations()
 			if annotations == nil {
 				annotations = map[string]string{}
@@ -70,7 +71,7 @@ func keepOwners(ctx context.Context, applier *apply.Applier, objs []*unstructure
 
 // spare leaves out of a cleanup or pruning what another release owns or
 // uses, with a log line for each.
-func spare(ctx context.Context, env Env, applier *apply.Applier, refs []apply.Ref, o owner) ([]apply.Ref, error) {
+func spare(ctx context.Context, env Env, applier *apply.Applier, refs []object.Ref, o owner) ([]object.Ref, error) {
 	del, spared, err := applier.Spare(ctx, refs, apply.Owner(o))
 	if err != nil {
 		return nil, err

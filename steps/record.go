@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kube-release/kube-release/internal/apply"
@@ -55,7 +56,7 @@ func mayCreate(p *rollingPlan) []release.ObjectRef {
 	}
 	refs := make([]release.ObjectRef, len(p.objects))
 	for i, obj := range p.objects {
-		refs[i] = objectRef(apply.RefOf(obj), obj)
+		refs[i] = objectRef(object.Of(obj), obj)
 	}
 	return refs
 }
@@ -78,7 +79,7 @@ func plannedCreations(p *rollingPlan) []release.ObjectRef {
 	}
 	for _, s := range p.baseline.Skipped {
 		for _, obj := range p.objects {
-			if apply.RefOf(obj) == s.Ref {
+			if object.Of(obj) == s.Ref {
 				refs = append(refs, objectRef(s.Ref, obj))
 				break
 			}
@@ -87,12 +88,12 @@ func plannedCreations(p *rollingPlan) []release.ObjectRef {
 	return refs
 }
 
-func objectRef(ref apply.Ref, obj *unstructured.Unstructured) release.ObjectRef {
+func objectRef(ref object.Ref, obj *unstructured.Unstructured) release.ObjectRef {
 	apiVersion := ""
 	if obj != nil {
 		apiVersion = obj.GetAPIVersion()
 	}
-	return release.ObjectRef{APIVersion: apiVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
+	return release.ObjectRefOf(ref, apiVersion)
 }
 
 // checkRecordSize fails before the deploy's first write (the cleanup's

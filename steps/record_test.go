@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -35,10 +36,10 @@ func TestPlannedCreations(t *testing.T) {
 	objs := []*unstructured.Unstructured{configMapObject("new"), configMapObject("old"), configMapObject("in-new-namespace")}
 	baseline := &apply.Result{
 		Changes: []apply.Change{
-			{Ref: apply.RefOf(objs[0]), Action: apply.Created, Object: objs[0]},
-			{Ref: apply.RefOf(objs[1]), Action: apply.Configured, Object: objs[1]},
+			{Ref: object.Of(objs[0]), Action: apply.Created, Object: objs[0]},
+			{Ref: object.Of(objs[1]), Action: apply.Configured, Object: objs[1]},
 		},
-		Skipped: []apply.Skip{{Ref: apply.RefOf(objs[2]), Reason: "Namespace prod is created by the same set"}},
+		Skipped: []apply.Skip{{Ref: object.Of(objs[2]), Reason: "Namespace prod is created by the same set"}},
 	}
 	names := func(refs []release.ObjectRef) []string {
 		var s []string

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/sirupsen/logrus"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -145,16 +146,8 @@ func logObjects(log logrus.FieldLogger, nodes []*yaml.RNode) {
 	end := logging.Section(log, logrus.InfoLevel, fmt.Sprintf("Rendered %d objects", len(nodes)))
 	defer end()
 	for _, n := range nodes {
-		log.Info(objectName(n.GetKind(), n.GetNamespace(), n.GetName()))
+		log.Info(object.OfNode(n).String())
 	}
-}
-
-// objectName is Kind/namespace/name, or Kind/name for a cluster-scoped object.
-func objectName(kind, namespace, name string) string {
-	if namespace == "" {
-		return kind + "/" + name
-	}
-	return kind + "/" + namespace + "/" + name
 }
 
 func absPath(p string) string {

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
@@ -84,7 +84,7 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	plan, err := rb.choose(stepCtx)
 	switch {
 	case err != nil:
-		return rb.result(rollbackFailed, nil, plan.current, ""), err
+		return rb.failed(nil, plan.current, "", err)
 	case plan.skip:
 		return rb.result(rollbackSkipped, nil, nil, ""), nil
 	}
@@ -100,10 +100,10 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	waited, err := rb.restore(stepCtx, current, target)
 	if err != nil {
 		rb.markFailed(ctx, current, "rollback failed")
-		return rb.result(rollbackFailed, target, current, evidence), fmt.Errorf("roll back release %d to %d: %w", current.Number, target.Number, err)
+		return rb.failed(target, current, evidence, fmt.Errorf("roll back release %d to %d: %w", current.Number, target.Number, err))
 	}
 	if err := rb.markRolledBack(ctx, current, target, waited); err != nil {
-		return rb.result(rollbackFailed, target, current, evidence), err
+		return rb.failed(target, current, evidence, err)
 	}
 	log.Infof("Rolled back release %d of %s to release %d", current.Number, rb.cfg.Release, target.Number)
 	return rb.result(rollbackSucceeded, target, current, evidence), nil
@@ -234,19 +234,15 @@ func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, e
 	log.Infof("No previous eligible release found. Deleting the %d objects release %d created (on_first_failure: delete)", len(created), current.Number)
 	applier, err := apply.New(rb.env.Clients, apply.Config{})
 	if err != nil {
-		return rb.result(rollbackFailed, nil, current, evidence), err
+		return rb.failed(nil, current, evidence, err)
 	}
-	refs := make([]apply.Ref, len(created))
+	refs := make([]object.Ref, len(created))
 	for i, o := range created {
-		group, _, found := strings.Cut(o.APIVersion, "/")
-		if !found {
-			group = ""
-		}
-		refs[i] = apply.Ref{Group: group, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
+		refs[i] = o.Ref()
 	}
 	// What it created may have been taken over by another release since.
 	if refs, err = spare(ctx, rb.env, applier, refs, rb.owner()); err != nil {
-		return rb.result(rollbackFailed, nil, current, evidence), fmt.Errorf("delete the objects of release %d: %w", current.Number, err)
+		return rb.failed(nil, current, evidence, fmt.Errorf("delete the objects of release %d: %w", current.Number, err))
 	}
 	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
 	for _, c := range deleted {
@@ -254,7 +250,7 @@ func (rb *Rollback) firstFailure(parent, ctx context.Context, current *stored, e
 	}
 	rb.markFailed(parent, current, "rolled back")
 	if err != nil {
-		return rb.result(rollbackFailed, nil, current, evidence), fmt.Errorf("delete the objects of release %d: %w", current.Number, err)
+		return rb.failed(nil, current, evidence, fmt.Errorf("delete the objects of release %d: %w", current.Number, err))
 	}
 	return rb.result(rollbackSucceeded, nil, current, evidence), nil
 }
@@ -286,11 +282,11 @@ func (rb *Rollback) evidence(ctx context.Context, current *stored) string {
 
 // workloadsOf are a release's managed workloads: recorded (legacy) or
 // read from its manifests (declarative).
-func workloadsOf(s *stored) []rollout.Workload {
+func workloadsOf(s *stored) []object.Ref {
 	if !s.declarative {
-		ws := make([]rollout.Workload, 0, len(s.Workloads))
+		ws := make([]object.Ref, 0, len(s.Workloads))
 		for _, w := range s.Workloads {
-			ws = append(ws, rollout.Workload{Kind: w.ID.Kind, Namespace: w.ID.Namespace, Name: w.ID.Name})
+			ws = append(ws, w.ID.Ref())
 		}
 		return ws
 	}
@@ -304,7 +300,7 @@ func workloadsOf(s *stored) []rollout.Workload {
 // restore returns the workloads to target and waits for them.
 func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rollout.Result, error) {
 	log := rb.env.Log
-	var workloads []rollout.Workload
+	var workloads []object.Ref
 	if target.declarative {
 		// Declarative: re-apply the target's stored manifests, which
 		// restores config too and re-creates whatever was pruned since.
@@ -345,14 +341,14 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 		// target's versioned config still exists, so the old pods get
 		// their old config back.
 		type undone struct {
-			workload rollout.Workload
+			workload object.Ref
 			msg      string
 			err      error
 		}
 		results := make([]*undone, len(target.Workloads))
 		var wg sync.WaitGroup
 		for i, w := range target.Workloads {
-			wl := rollout.Workload{Kind: w.ID.Kind, Namespace: w.ID.Namespace, Name: w.ID.Name}
+			wl := w.ID.Ref()
 			revision, err := strconv.ParseInt(w.Revision, 10, 64)
 			if err != nil || revision < 1 {
 				log.Warnf("%s: release %d records no revision (%q); left as it is", wl, target.Number, w.Revision)
@@ -365,7 +361,7 @@ func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rol
 		}
 		wg.Wait()
 		var errs []error
-		var undoneWorkloads []rollout.Workload
+		var undoneWorkloads []object.Ref
 		for _, r := range results {
 			switch {
 			case r == nil:
@@ -423,7 +419,7 @@ func (rb *Rollback) pruneAdded(ctx context.Context, applier *apply.Applier, curr
 // the old number could not be rolled back again after an interruption. It
 // runs on a short context of its own, so a cancelled step still records
 // them; a failure is a warning, since markRolledBack tries again.
-func (rb *Rollback) refreshRevisions(parent context.Context, target *stored, workloads []rollout.Workload) {
+func (rb *Rollback) refreshRevisions(parent context.Context, target *stored, workloads []object.Ref) {
 	if len(workloads) == 0 {
 		return
 	}
@@ -514,7 +510,17 @@ func (rb *Rollback) markFailedErr(parent context.Context, current *stored, reaso
 	return nil
 }
 
+// failed is the result of a rollback that err ended, and err.
+func (rb *Rollback) failed(target, current *stored, evidence string, err error) (Result, error) {
+	res := rb.resultWith(rollbackFailed, target, current, evidence, err)
+	return res, err
+}
+
 func (rb *Rollback) result(status string, target, current *stored, evidence string) Result {
+	return rb.resultWith(status, target, current, evidence, nil)
+}
+
+func (rb *Rollback) resultWith(status string, target, current *stored, evidence string, failure error) Result {
 	targetNumber, currentNumber := "", ""
 	if target != nil {
 		targetNumber = strconv.Itoa(target.Number)
@@ -528,17 +534,26 @@ func (rb *Rollback) result(status string, target, current *stored, evidence stri
 		{OutputRolledBackReleaseNumber, currentNumber},
 		{OutputStatus, status},
 	}
-	var md strings.Builder
-	fmt.Fprintf(&md, "### kube-release rollback: `%s` %s\n\n", rb.cfg.Release, status)
+	s := summary{
+		Step:      "rollback",
+		Release:   rb.cfg.Release,
+		Namespace: rb.cfg.Namespace,
+		Status:    status,
+		Failure:   failure,
+		Evidence:  evidence,
+	}
 	switch {
 	case target != nil:
-		fmt.Fprintf(&md, "Release %s rolled back to release %s in namespace `%s`.\n\n", currentNumber, targetNumber, rb.cfg.Namespace)
+		s.Number = current.Number
+		s.Note = fmt.Sprintf("Release %s rolled back to release %s.", currentNumber, targetNumber)
+		if failure != nil {
+			s.Note = fmt.Sprintf("Release %s was not rolled back to release %s.", currentNumber, targetNumber)
+		}
+		s.Facts = []fact{{"Rolled back to release", targetNumber}}
+		s.Tables = workloadTable(target.Workloads)
 	case current != nil:
-		fmt.Fprintf(&md, "Release %s: no earlier successful release to return to.\n\n", currentNumber)
+		s.Number = current.Number
+		s.Note = fmt.Sprintf("Release %s: no earlier successful release to return to.", currentNumber)
 	}
-	if evidence != "" {
-		md.WriteString("**Why it failed**\n\n")
-		md.WriteString(evidence)
-	}
-	return Result{Outputs: outputs, Summary: md.String()}
+	return Result{Outputs: outputs, Summary: s.Markdown()}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
@@ -83,7 +84,7 @@ type rollingPlan struct {
 	// applied, as multi-document YAML.
 	manifests []byte
 	resources []release.ResourceID
-	workloads []rollout.Workload
+	workloads []object.Ref
 	images    []string
 	baseline  *apply.Result
 }
@@ -256,11 +257,11 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	if r.cfg.Pruning {
 		// The release stands; a pruning failure is reported, not undone.
 		if err := r.prune(ctx, applier, p); err != nil {
-			return r.result(p, rel, waited), err
+			return r.result(p, rel, nil), err
 		}
 	}
 	logging.Succeeded(log, "Release %d of %s Succeeded", rel.Number, r.cfg.Release)
-	return r.result(p, rel, waited), nil
+	return r.result(p, rel, nil), nil
 }
 
 // newRelease is the release the deploy records first: InProgress, with
@@ -275,7 +276,7 @@ func (r *Rolling) newRelease(p *rollingPlan) *release.Release {
 		Metadata:  release.Metadata{Pipeline: r.env.Pipeline, Images: p.images, CreatedObjects: plannedCreations(p)},
 	}
 	for i, w := range p.workloads {
-		rel.Workloads[i] = release.Workload{ID: release.ResourceID{Kind: w.Kind, Name: w.Name, Namespace: w.Namespace}}
+		rel.Workloads[i] = release.Workload{ID: release.ResourceIDOf(w, false)}
 	}
 	return rel
 }
@@ -343,9 +344,7 @@ func (r *Rolling) fail(parent, ctx context.Context, p *rollingPlan, rel *release
 	} else {
 		r.env.Log.Infof("Release %d recorded as Failed (%s)", rel.Number, reason)
 	}
-	result := r.result(p, rel, nil)
-	result.Summary += failureMarkdown(err)
-	return result, err
+	return r.result(p, rel, err), err
 }
 
 // cleanup applies the cleanup rule of the history's format before the new
@@ -364,9 +363,9 @@ func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollin
 	if r.cfg.Declarative {
 		r.env.Log.Infof("Release numbers to be deleted are: %s", list)
 	}
-	var refs []apply.Ref
+	var refs []object.Ref
 	for _, id := range drop.VersionedResources() {
-		refs = append(refs, apply.Ref{Kind: id.Kind, Namespace: id.Namespace, Name: id.Name})
+		refs = append(refs, id.Ref())
 	}
 	refs, err := spare(ctx, r.env, applier, refs, r.owner())
 	if err != nil {
@@ -439,14 +438,12 @@ func waitFailureReason(err error) string {
 // no release number, since none was created; a rollback given one would
 // look for a release that does not exist.
 func (r *Rolling) notRecorded(p *rollingPlan, err error) Result {
-	result := r.result(p, &release.Release{Status: release.Failed}, nil)
-	result.Summary += failureMarkdown(err)
-	return result
+	return r.result(p, &release.Release{Status: release.Failed}, err)
 }
 
 // result is what the step reports, whatever the outcome. A release
 // numbered 0 is one that was never recorded: its number output is empty.
-func (r *Rolling) result(p *rollingPlan, rel *release.Release, waited []rollout.Result) Result {
+func (r *Rolling) result(p *rollingPlan, rel *release.Release, failure error) Result {
 	number := ""
 	if rel.Number > 0 {
 		number = strconv.Itoa(rel.Number)
@@ -468,19 +465,19 @@ func (r *Rolling) result(p *rollingPlan, rel *release.Release, waited []rollout.
 		{OutputImages, strings.Join(p.images, ",")},
 	}
 
-	summary := releaseSummary{
+	if previous == "" {
+		previous = "none"
+	}
+	s := summary{
 		Step:      "rolling",
 		Release:   r.cfg.Release,
 		Namespace: r.cfg.Namespace,
 		Number:    rel.Number,
 		Status:    string(rel.Status),
+		Facts:     []fact{{"Previous successful release", previous}},
 		Images:    p.images,
+		Tables:    workloadTable(rel.Workloads),
+		Failure:   failure,
 	}
-	if p.previous != nil {
-		summary.Previous = p.previous.Number
-	}
-	for _, w := range rel.Workloads {
-		summary.Workloads = append(summary.Workloads, summaryWorkload{Kind: w.ID.Kind, Name: w.ID.Name, Revision: w.Revision})
-	}
-	return Result{Outputs: outputs, Summary: summary.Markdown()}
+	return Result{Outputs: outputs, Summary: s.Markdown()}
 }

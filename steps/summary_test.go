@@ -2,54 +2,83 @@ package steps
 
 import (
 	"errors"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kube-release/kube-release/internal/apply"
+	"github.com/kube-release/kube-release/internal/diff"
+	"github.com/kube-release/kube-release/internal/object"
+	"github.com/kube-release/kube-release/internal/release"
 )
 
-func TestReleaseSummary(t *testing.T) {
-	tests := []struct {
-		name string
-		s    releaseSummary
-		want string
-	}{
-		{
-			name: "succeeded",
-			s: releaseSummary{Step: "rolling", Release: "web", Namespace: "prod", Number: 5, Status: "Succeeded", Previous: 4,
-				Images:    []string{"registry.local/web:1.2", "registry.local/proxy:3"},
-				Workloads: []summaryWorkload{{"Deployment", "web", "13"}, {"StatefulSet", "db", "4"}}},
-			want: "### ✅ kube-release rolling: `web` release 5 Succeeded\n\n" +
-				"| | |\n|---|---|\n" +
-				"| Release | `web` |\n| Release number | 5 |\n| Status | Succeeded |\n| Namespace | `prod` |\n" +
-				"| Previous successful release | 4 |\n" +
-				"| Images | `registry.local/web:1.2`<br>`registry.local/proxy:3` |\n" +
-				"\n| Workload | Revision |\n|---|---|\n| Deployment/web | 13 |\n| StatefulSet/db | 4 |\n",
-		},
-		{
-			name: "failed, with evidence",
-			s: releaseSummary{Step: "rolling", Release: "web", Namespace: "prod", Number: 6, Status: "Failed",
-				Workloads: []summaryWorkload{{"Deployment", "web", ""}},
-				Failure:   errors.New("wait for steady state: pod web-1: ImagePullBackOff"),
-				Evidence:  "| Pod | State |\n|---|---|\n| web-1 | waiting |\n"},
-			want: "### ❌ kube-release rolling: `web` release 6 Failed\n\n" +
-				"| | |\n|---|---|\n" +
-				"| Release | `web` |\n| Release number | 6 |\n| Status | Failed |\n| Namespace | `prod` |\n" +
-				"| Previous successful release | none |\n" +
-				"\n| Workload | Revision |\n|---|---|\n| Deployment/web | – |\n" +
-				"\n#### Why it failed\n\n```text\nwait for steady state: pod web-1: ImagePullBackOff\n```\n" +
-				"\n| Pod | State |\n|---|---|\n| web-1 | waiting |\n",
-		},
-		{
-			name: "skipped, with a note",
-			s:    releaseSummary{Step: "rollback", Release: "web", Namespace: "prod", Status: "Skipped", Note: "No failed release found."},
-			want: "### ⏭️ kube-release rollback: `web` Skipped\n\nNo failed release found.\n\n" +
-				"| | |\n|---|---|\n| Release | `web` |\n| Status | Skipped |\n| Namespace | `prod` |\n",
-		},
+// Every step's summary, rendered by the step's own result, against a
+// golden file in testdata/summary: what a person reads in the CI.
+func TestStepSummaries(t *testing.T) {
+	web := release.ResourceID{Kind: "Deployment", Name: "web", Namespace: "prod"}
+	db := release.ResourceID{Kind: "StatefulSet", Name: "db", Namespace: "prod"}
+	rolling := NewRolling(RollingConfig{Release: "web", Namespace: "prod"}, Env{})
+	plan := &rollingPlan{
+		previous: &release.Release{Number: 4, Status: release.Succeeded},
+		images:   []string{"registry.local/web:1.2", "registry.local/proxy:3"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.s.Markdown(); got != tt.want {
-				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
-			}
-		})
+	succeeded := &release.Release{Number: 5, Status: release.Succeeded,
+		Workloads: []release.Workload{{ID: web, Revision: "13"}, {ID: db, Revision: "4"}}}
+	failed := &release.Release{Number: 6, Status: release.Failed, Workloads: []release.Workload{{ID: web}}}
+	waitErr := errors.New("wait for steady state: Deployment/prod/web: pod web-1: ImagePullBackOff")
+
+	rollback := NewRollback(RollbackConfig{Release: "web", Namespace: "prod"}, Env{})
+	current := &stored{Release: failed}
+	target := &stored{Release: succeeded}
+	evidence := "| Pod | State |\n|---|---|\n| web-1 | waiting: ImagePullBackOff |\n"
+
+	applyStep := NewApply(ApplyConfig{Namespace: "prod"}, Env{})
+	cm, deploy := &unstructured.Unstructured{}, &unstructured.Unstructured{}
+	res := &apply.Result{Changes: []apply.Change{
+		{Ref: object.Ref{Kind: "ConfigMap", Namespace: "prod", Name: "web"}, Action: apply.Created, Object: cm},
+		{Ref: object.Ref{Group: "apps", Kind: "Deployment", Namespace: "prod", Name: "web"}, Action: apply.Configured, Object: deploy},
+	}}
+
+	legacy, declarative := historyFixture()
+	book := release.NewBook(legacy, declarative)
+	if err := book.Read(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct{ name, got string }{
+		{"rolling-succeeded", rolling.result(plan, succeeded, nil).Summary},
+		{"rolling-failed", rolling.result(&rollingPlan{}, failed, waitErr).Summary},
+		{"rolling-not-recorded", rolling.notRecorded(plan, errors.New(`dry run (nothing was changed): Service prod/web: spec.ports[0].port: Invalid value: 0`)).Summary},
+		{"rollback-succeeded", rollback.result(rollbackSucceeded, target, current, evidence).Summary},
+		{"rollback-skipped", rollback.result(rollbackSkipped, nil, nil, "").Summary},
+		{"rollback-failed", must(rollback.failed(target, current, evidence, errors.New("roll back release 6 to 5: Deployment/prod/web: undo: revision 13 not found")))},
+		{"apply-succeeded", applyStep.result(res, []string{"registry.local/web:1.2"}, nil).Summary},
+		{"apply-failed", applyStep.result(&apply.Result{}, nil, errors.New("apply: Deployment prod/web: spec.replicas: Invalid value: -1")).Summary},
+		{"history", historyMarkdown("web", "prod", historyEntries(book))},
+		{"history-empty", historyMarkdown("web", "prod", nil)},
+		{"diff", diffSummaryMarkdown("web", "prod", []diff.Object{
+			{Name: "ConfigMap/prod/web", Action: diff.Create, Text: "+data:\n+  color: blue\n"},
+			{Name: "Deployment/prod/web", Action: diff.Change, Text: "-        image: web:1.1\n+        image: web:1.2\n"},
+			{Name: "Service/prod/web", Action: diff.Unchanged},
+		}, diff.Summary{Create: 1, Change: 1, Unchanged: 1})},
+	} {
+		t.Run(tc.name, func(t *testing.T) { golden(t, "summary/"+tc.name+".md", tc.got) })
+	}
+}
+
+func must(res Result, _ error) string { return res.Summary }
+
+// Tables cap their rows, escape pipes and show empty cells as dashes.
+func TestSummaryTable(t *testing.T) {
+	rows := make([][]string, summaryRowLimit+2)
+	for i := range rows {
+		rows[i] = []string{"a|b", ""}
+	}
+	s := summary{Step: "apply", Namespace: "prod", Tables: []table{{Header: []string{"Object", "Change"}, Rows: rows}}}
+	md := s.Markdown()
+	if !strings.Contains(md, "| a\\|b | – |\n") || !strings.Contains(md, "| ... and 2 more | |\n") {
+		t.Errorf("table:\n%s", md)
 	}
 }
 

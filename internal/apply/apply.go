@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -268,10 +269,10 @@ func (a *Applier) crdsReady(ctx context.Context, changes []Change) error {
 				_, err := a.clients.Mapper.RESTMapping(gk, v)
 				if meta.IsNoMatchError(err) {
 					a.clients.Mapper.Reset()
-					return kube.Retryable(&ObjectError{Ref: RefOf(crd), Err: fmt.Errorf("version %s not in discovery: %w", v, err)})
+					return kube.Retryable(&ObjectError{Ref: object.Of(crd), Err: fmt.Errorf("version %s not in discovery: %w", v, err)})
 				}
 				if err != nil {
-					errs = append(errs, &ObjectError{Ref: RefOf(crd), Err: err})
+					errs = append(errs, &ObjectError{Ref: object.Of(crd), Err: err})
 				}
 			}
 		}
@@ -314,7 +315,7 @@ type outcome struct {
 	skip         *Skip
 	err          error
 	maybeCreated *Change
-	unproven     *Ref
+	unproven     *object.Ref
 }
 
 // run is the state of one Apply.
@@ -324,8 +325,8 @@ type run struct {
 	// baseline maps existing objects to their resourceVersion in the dry
 	// run; absent holds the objects it found new (created, or skipped
 	// because their Namespace or CRD is new too).
-	baseline map[Ref]string
-	absent   map[Ref]bool
+	baseline map[object.Ref]string
+	absent   map[object.Ref]bool
 	// setNamespaces and setKinds are the Namespaces and the kinds of the
 	// CRDs (to the CRD's name) in the set.
 	setNamespaces map[string]bool
@@ -340,8 +341,8 @@ func newRun(a *Applier, objs []*unstructured.Unstructured, opts Options) *run {
 	r := &run{
 		a:             a,
 		opts:          opts,
-		baseline:      map[Ref]string{},
-		absent:        map[Ref]bool{},
+		baseline:      map[object.Ref]string{},
+		absent:        map[object.Ref]bool{},
 		setNamespaces: map[string]bool{},
 		setKinds:      map[schema.GroupKind]string{},
 		newNamespaces: map[string]bool{},
@@ -379,7 +380,7 @@ func newRun(a *Applier, objs []*unstructured.Unstructured, opts Options) *run {
 // silently overwrite, and nothing but a deploy writes it, so a write that
 // was decided before a freeze and sent after it meets a conflict instead.
 // Workloads are left unguarded: their controllers write them all the time.
-func (r *run) guardedBody(obj *unstructured.Unstructured, ref Ref) ([]byte, error) {
+func (r *run) guardedBody(obj *unstructured.Unstructured, ref object.Ref) ([]byte, error) {
 	gvk := obj.GroupVersionKind()
 	if r.opts.DryRun || gvk.Group != groupCore || (gvk.Kind != kindSecret && gvk.Kind != kindConfigMap) {
 		return nil, nil
@@ -421,7 +422,7 @@ func (r *run) learn(st stage, objs []*unstructured.Unstructured, outs []outcome)
 // apply applies one object.
 func (r *run) apply(ctx context.Context, obj *unstructured.Unstructured) outcome {
 	a := r.a
-	ref := RefOf(obj)
+	ref := object.Of(obj)
 	asGiven := ref // as a dry run that skipped the object recorded it
 	gvk := obj.GroupVersionKind()
 	fail := func(err error) outcome {

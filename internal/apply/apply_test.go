@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/testcluster"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -305,7 +306,7 @@ func TestApplyMixedSet(t *testing.T) {
 	res = again(changed)
 	want := map[string]Action{}
 	for _, o := range changed {
-		want[RefOf(o).String()] = Unchanged
+		want[object.Of(o).String()] = Unchanged
 	}
 	want["ConfigMap/"+ns+"/web-config"] = Configured
 	want["ConfigMap/"+ns+"/extra"] = Created
@@ -825,10 +826,10 @@ func TestDelete(t *testing.T) {
 	}
 	rec.take()
 
-	var refs []Ref
+	var refs []object.Ref
 	for _, o := range Order(objs) {
 		for _, obj := range o {
-			ref := RefOf(obj)
+			ref := object.Of(obj)
 			if ref.Kind == "Deployment" {
 				ref.Group = "" // as a release history records it
 			}
@@ -836,8 +837,8 @@ func TestDelete(t *testing.T) {
 		}
 	}
 	refs = append(refs,
-		Ref{Kind: "ConfigMap", Namespace: ns, Name: "never-existed"},
-		Ref{Group: "nowhere.example.com", Kind: "Gadget", Namespace: ns, Name: "unserved"},
+		object.Ref{Kind: "ConfigMap", Namespace: ns, Name: "never-existed"},
+		object.Ref{Group: "nowhere.example.com", Kind: "Gadget", Namespace: ns, Name: "unserved"},
 	)
 	deleted, err := a.Delete(ctx, refs, DeleteOptions{})
 	if err != nil {
@@ -1131,7 +1132,7 @@ spec:
 	if _, err := a.Apply(ctx, objs, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	refs := []Ref{
+	refs := []object.Ref{
 		{Kind: "ConfigMap", Namespace: ns, Name: "mine"},
 		{Kind: "ConfigMap", Namespace: ns, Name: "theirs"},
 		{Kind: "Secret", Namespace: ns, Name: "used"},
@@ -1141,7 +1142,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(del), fmt.Sprint([]Ref{refs[0], refs[3]}); got != want {
+	if got, want := fmt.Sprint(del), fmt.Sprint([]object.Ref{refs[0], refs[3]}); got != want {
 		t.Errorf("to delete: %s, want %s", got, want)
 	}
 	want := []string{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -24,7 +25,7 @@ func (a *Applier) waitEstablished(ctx context.Context, crds []*unstructured.Unst
 	errs := make([]error, len(crds))
 	a.parallel(len(crds), func(i int) {
 		if err := WaitEstablished(ctx, a.clients.Dynamic, crds[i]); err != nil {
-			errs[i] = &ObjectError{Ref: RefOf(crds[i]), Err: err}
+			errs[i] = &ObjectError{Ref: object.Of(crds[i]), Err: err}
 		}
 	})
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kube-release/kube-release/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -30,9 +31,9 @@ type DeleteOptions struct {
 // and is left out of the returned changes. Like Apply, it stops after the
 // first stage with a failure and reports all of that stage's failures as
 // *ObjectError values; the changes returned are what was deleted.
-func (a *Applier) Delete(ctx context.Context, refs []Ref, opts DeleteOptions) ([]Change, error) {
+func (a *Applier) Delete(ctx context.Context, refs []object.Ref, opts DeleteOptions) ([]Change, error) {
 	type target struct {
-		ref     Ref
+		ref     object.Ref
 		mapping *meta.RESTMapping
 	}
 	byStage := make([][]target, stageOther+1)
@@ -115,7 +116,7 @@ func (a *Applier) Delete(ctx context.Context, refs []Ref, opts DeleteOptions) ([
 
 // resolve maps a reference to its resource. A reference without a group
 // whose kind is not a core kind is looked up by kind alone.
-func (a *Applier) resolve(ref Ref) (*meta.RESTMapping, error) {
+func (a *Applier) resolve(ref object.Ref) (*meta.RESTMapping, error) {
 	m, err := a.clients.Mapper.RESTMapping(ref.GroupKind())
 	if err == nil || ref.Group != "" || !meta.IsNoMatchError(err) {
 		return m, err

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/kube-release/kube-release/internal/kube"
@@ -221,7 +222,7 @@ func TestApplyLostAnswerInNewNamespace(t *testing.T) {
 	ns := "lost-" + rand.String(6)
 	plain := newApplier(t, c.Config(), Config{})
 	t.Cleanup(func() {
-		plain.Delete(context.Background(), []Ref{{Kind: "Namespace", Name: ns}}, DeleteOptions{})
+		plain.Delete(context.Background(), []object.Ref{{Kind: "Namespace", Name: ns}}, DeleteOptions{})
 	})
 	objs := manifests(t, ns, "apiVersion: v1\nkind: Namespace\nmetadata: {name: NS, labels: {a: b}}\n---\n"+
 		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lost-new, namespace: NS}\ndata: {a: \"1\"}\n")

@@ -4,10 +4,11 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-func object(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
+func testObject(apiVersion, kind, namespace, name string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetAPIVersion(apiVersion)
 	u.SetKind(kind)
@@ -18,28 +19,28 @@ func object(apiVersion, kind, namespace, name string) *unstructured.Unstructured
 
 func TestOrder(t *testing.T) {
 	var (
-		ns         = object("v1", "Namespace", "", "team")
-		quota      = object("v1", "ResourceQuota", "team", "quota")
-		limits     = object("v1", "LimitRange", "team", "limits")
-		secret     = object("v1", "Secret", "team", "creds")
-		config     = object("v1", "ConfigMap", "team", "config")
-		config2    = object("v1", "ConfigMap", "team", "config2")
-		sc         = object("storage.k8s.io/v1", "StorageClass", "", "fast")
-		prio       = object("scheduling.k8s.io/v1", "PriorityClass", "", "high")
-		pv         = object("v1", "PersistentVolume", "", "pv")
-		pvc        = object("v1", "PersistentVolumeClaim", "team", "data")
-		sa         = object("v1", "ServiceAccount", "team", "web")
-		crd        = object("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com")
-		cr         = object("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader")
-		crb        = object("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "reader")
-		role       = object("rbac.authorization.k8s.io/v1", "Role", "team", "edit")
-		rb         = object("rbac.authorization.k8s.io/v1", "RoleBinding", "team", "edit")
-		svc        = object("v1", "Service", "team", "web")
-		deploy     = object("apps/v1", "Deployment", "team", "web")
-		job        = object("batch/v1", "Job", "team", "migrate")
-		widget     = object("example.com/v1", "Widget", "team", "w")
-		fakeSvc    = object("example.com/v1", "Service", "team", "not-core")
-		fakeSecret = object("example.com/v1", "Secret", "team", "not-core")
+		ns         = testObject("v1", "Namespace", "", "team")
+		quota      = testObject("v1", "ResourceQuota", "team", "quota")
+		limits     = testObject("v1", "LimitRange", "team", "limits")
+		secret     = testObject("v1", "Secret", "team", "creds")
+		config     = testObject("v1", "ConfigMap", "team", "config")
+		config2    = testObject("v1", "ConfigMap", "team", "config2")
+		sc         = testObject("storage.k8s.io/v1", "StorageClass", "", "fast")
+		prio       = testObject("scheduling.k8s.io/v1", "PriorityClass", "", "high")
+		pv         = testObject("v1", "PersistentVolume", "", "pv")
+		pvc        = testObject("v1", "PersistentVolumeClaim", "team", "data")
+		sa         = testObject("v1", "ServiceAccount", "team", "web")
+		crd        = testObject("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com")
+		cr         = testObject("rbac.authorization.k8s.io/v1", "ClusterRole", "", "reader")
+		crb        = testObject("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "reader")
+		role       = testObject("rbac.authorization.k8s.io/v1", "Role", "team", "edit")
+		rb         = testObject("rbac.authorization.k8s.io/v1", "RoleBinding", "team", "edit")
+		svc        = testObject("v1", "Service", "team", "web")
+		deploy     = testObject("apps/v1", "Deployment", "team", "web")
+		job        = testObject("batch/v1", "Job", "team", "migrate")
+		widget     = testObject("example.com/v1", "Widget", "team", "w")
+		fakeSvc    = testObject("example.com/v1", "Service", "team", "not-core")
+		fakeSecret = testObject("example.com/v1", "Secret", "team", "not-core")
 	)
 	tests := []struct {
 		name string
@@ -92,7 +93,7 @@ func names(stages [][]*unstructured.Unstructured) [][]string {
 	for _, s := range stages {
 		var ss []string
 		for _, o := range s {
-			ss = append(ss, RefOf(o).String())
+			ss = append(ss, object.Of(o).String())
 		}
 		out = append(out, ss)
 	}
@@ -104,20 +105,20 @@ func TestChangeString(t *testing.T) {
 		change Change
 		want   string
 	}{
-		{Change{Ref: Ref{Group: "apps", Kind: "Deployment", Namespace: "default", Name: "web"}, Action: Configured}, "Deployment/default/web configured"},
-		{Change{Ref: Ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "reader"}, Action: Created}, "ClusterRole/reader created"},
-		{Change{Ref: Ref{Kind: "ConfigMap", Namespace: "ns", Name: "c"}, Action: Unchanged}, "ConfigMap/ns/c unchanged"},
+		{Change{Ref: object.Ref{Group: "apps", Kind: "Deployment", Namespace: "default", Name: "web"}, Action: Configured}, "Deployment/default/web configured"},
+		{Change{Ref: object.Ref{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "reader"}, Action: Created}, "ClusterRole/reader created"},
+		{Change{Ref: object.Ref{Kind: "ConfigMap", Namespace: "ns", Name: "c"}, Action: Unchanged}, "ConfigMap/ns/c unchanged"},
 	}
 	for _, tt := range tests {
 		if got := tt.change.String(); got != tt.want {
 			t.Errorf("String() = %q, want %q", got, tt.want)
 		}
 	}
-	err := &ObjectError{Ref: Ref{Kind: "Deployment", Namespace: "default", Name: "web"}, Err: errString("boom")}
+	err := &ObjectError{Ref: object.Ref{Kind: "Deployment", Namespace: "default", Name: "web"}, Err: errString("boom")}
 	if got, want := err.Error(), "Deployment default/web: boom"; got != want {
 		t.Errorf("ObjectError = %q, want %q", got, want)
 	}
-	err = &ObjectError{Ref: Ref{Kind: "Namespace", Name: "team"}, Err: errString("boom")}
+	err = &ObjectError{Ref: object.Ref{Kind: "Namespace", Name: "team"}, Err: errString("boom")}
 	if got, want := err.Error(), "Namespace team: boom"; got != want {
 		t.Errorf("ObjectError = %q, want %q", got, want)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/kube-release/kube-release/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,7 +47,7 @@ func OwnerOf(annotations map[string]string) (Owner, bool) {
 
 // Conflict is an object of a deploy that another release owns.
 type Conflict struct {
-	Ref   Ref
+	Ref   object.Ref
 	Owner Owner
 }
 
@@ -57,16 +58,16 @@ func (c Conflict) String() string {
 // Owners returns the owner of each object of objs that exists and has
 // one. It reads only metadata: one list per kind and namespace, one get per
 // cluster-scoped object.
-func (a *Applier) Owners(ctx context.Context, objs []*unstructured.Unstructured) (map[Ref]Owner, error) {
-	refs := make([]Ref, len(objs))
+func (a *Applier) Owners(ctx context.Context, objs []*unstructured.Unstructured) (map[object.Ref]Owner, error) {
+	refs := make([]object.Ref, len(objs))
 	for i, obj := range objs {
-		refs[i] = RefOf(obj)
+		refs[i] = object.Of(obj)
 	}
 	live, err := a.liveMetadata(ctx, refs)
 	if err != nil {
 		return nil, err
 	}
-	owners := map[Ref]Owner{}
+	owners := map[object.Ref]Owner{}
 	for ref, m := range live {
 		if owner, ok := OwnerOf(m.Annotations); ok {
 			owners[ref] = owner
@@ -84,7 +85,7 @@ func (a *Applier) Conflicts(ctx context.Context, objs []*unstructured.Unstructur
 	}
 	var out []Conflict
 	for _, obj := range objs {
-		ref := RefOf(obj)
+		ref := object.Of(obj)
 		if owner, ok := owners[ref]; ok && owner != self {
 			out = append(out, Conflict{Ref: ref, Owner: owner})
 		}
@@ -94,7 +95,7 @@ func (a *Applier) Conflicts(ctx context.Context, objs []*unstructured.Unstructur
 
 // Spared is an object a cleanup or pruning leaves alone, and why.
 type Spared struct {
-	Ref    Ref
+	Ref    object.Ref
 	Reason string
 }
 
@@ -105,7 +106,7 @@ func (s Spared) String() string { return s.Ref.String() + " kept: " + s.Reason }
 // release owns, and a ConfigMap or Secret that a live workload of another
 // release (or of no release) uses. Objects that are gone are kept in
 // the list to delete; Delete skips them.
-func (a *Applier) Spare(ctx context.Context, refs []Ref, self Owner) (del []Ref, spared []Spared, err error) {
+func (a *Applier) Spare(ctx context.Context, refs []object.Ref, self Owner) (del []object.Ref, spared []Spared, err error) {
 	if len(refs) == 0 {
 		return nil, nil, nil
 	}
@@ -141,18 +142,18 @@ func (a *Applier) Spare(ctx context.Context, refs []Ref, self Owner) (del []Ref,
 	return del, spared, nil
 }
 
-func isConfig(ref Ref) bool {
+func isConfig(ref object.Ref) bool {
 	return ref.Group == groupCore && (ref.Kind == kindConfigMap || ref.Kind == kindSecret)
 }
 
-func configKey(ref Ref) string { return ref.Kind + "/" + ref.Namespace + "/" + ref.Name }
+func configKey(ref object.Ref) string { return ref.Kind + "/" + ref.Namespace + "/" + ref.Name }
 
 // liveMetadata reads the metadata of the objects that exist.
-func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1.ObjectMeta, error) {
+func (a *Applier) liveMetadata(ctx context.Context, refs []object.Ref) (map[object.Ref]*metav1.ObjectMeta, error) {
 	type group struct {
 		mapping   *meta.RESTMapping
 		namespace string
-		refs      []Ref
+		refs      []object.Ref
 	}
 	var groups []*group
 	index := map[string]*group{}
@@ -185,8 +186,8 @@ func (a *Applier) liveMetadata(ctx context.Context, refs []Ref) (map[Ref]*metav1
 	}
 
 	var mu sync.Mutex
-	out := map[Ref]*metav1.ObjectMeta{}
-	found := func(ref Ref, m metav1.ObjectMeta) {
+	out := map[object.Ref]*metav1.ObjectMeta{}
+	found := func(ref object.Ref, m metav1.ObjectMeta) {
 		mu.Lock()
 		out[ref] = &m
 		mu.Unlock()

@@ -3,50 +3,9 @@ package apply
 import (
 	"strings"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 )
-
-// Ref identifies an object.
-type Ref struct {
-	// Group is the API group; "" is the core group. Delete also accepts ""
-	// for a kind of another group when the kind alone is unambiguous, as
-	// release histories record only kind, namespace and name.
-	Group     string
-	Kind      string
-	Namespace string // empty for cluster-scoped objects
-	Name      string
-}
-
-// RefOf returns the reference of an object.
-func RefOf(obj *unstructured.Unstructured) Ref {
-	return Ref{
-		Group:     obj.GroupVersionKind().Group,
-		Kind:      obj.GetKind(),
-		Namespace: obj.GetNamespace(),
-		Name:      obj.GetName(),
-	}
-}
-
-// GroupKind returns the reference's group and kind.
-func (r Ref) GroupKind() schema.GroupKind { return schema.GroupKind{Group: r.Group, Kind: r.Kind} }
-
-// String formats the reference as Flux does in change sets:
-// Deployment/default/web, or ClusterRole/admin for a cluster-scoped object.
-func (r Ref) String() string {
-	if r.Namespace == "" {
-		return r.Kind + "/" + r.Name
-	}
-	return r.Kind + "/" + r.Namespace + "/" + r.Name
-}
-
-// subject is how errors name the object: Deployment default/web.
-func (r Ref) subject() string {
-	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
-	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
-}
 
 // Action is what applying or deleting did to an object.
 type Action string
@@ -66,7 +25,7 @@ const (
 
 // Change is one entry of a change set.
 type Change struct {
-	Ref    Ref
+	Ref    object.Ref
 	Action Action
 	// Object is the API server's response: the object as applied (for a dry
 	// run, as it would be), with its uid, resourceVersion and generation.
@@ -79,7 +38,7 @@ func (c Change) String() string { return c.Ref.String() + " " + string(c.Action)
 
 // Skip is an object a dry run could not check.
 type Skip struct {
-	Ref Ref
+	Ref object.Ref
 	// Reason names the Namespace or CustomResourceDefinition of the same
 	// set that does not exist yet.
 	Reason string
@@ -109,7 +68,7 @@ type Result struct {
 	// no Baseline says whether they existed before: they are reported
 	// configured (or failed), and nothing tells whether this Apply created
 	// them.
-	Unproven []Ref
+	Unproven []object.Ref
 }
 
 // String formats the change set one entry per line.
@@ -125,10 +84,10 @@ func (r *Result) String() string {
 // ObjectError is the failure of one object. Its message names the object
 // first: Deployment default/web: <the API's message>.
 type ObjectError struct {
-	Ref Ref
+	Ref object.Ref
 	Err error
 }
 
-func (e *ObjectError) Error() string { return e.Ref.subject() + ": " + e.Err.Error() }
+func (e *ObjectError) Error() string { return e.Ref.Subject() + ": " + e.Err.Error() }
 
 func (e *ObjectError) Unwrap() error { return e.Err }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 
@@ -62,7 +63,7 @@ func TestApplyTellsOnRetry(t *testing.T) {
 	if _, err := a.Apply(ctx, objs, Options{}); err != nil {
 		t.Fatalf("apply through an etcd leader change: %v", err)
 	}
-	if _, err := a.Delete(ctx, []Ref{RefOf(objs[0])}, DeleteOptions{}); err != nil {
+	if _, err := a.Delete(ctx, []object.Ref{object.Of(objs[0])}, DeleteOptions{}); err != nil {
 		t.Fatalf("delete through a refused connection: %v", err)
 	}
 

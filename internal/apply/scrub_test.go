@@ -13,7 +13,7 @@ import (
 )
 
 func secret(data, stringData map[string]any) *unstructured.Unstructured {
-	u := object("v1", "Secret", "ns", "creds")
+	u := testObject("v1", "Secret", "ns", "creds")
 	if data != nil {
 		u.Object["data"] = data
 	}
@@ -25,7 +25,7 @@ func secret(data, stringData map[string]any) *unstructured.Unstructured {
 
 // secretShaped is a Secret whose field holds v, whatever its shape.
 func secretShaped(field string, v any) *unstructured.Unstructured {
-	u := object("v1", "Secret", "ns", "creds")
+	u := testObject("v1", "Secret", "ns", "creds")
 	u.Object[field] = v
 	return u
 }
@@ -95,7 +95,7 @@ func TestScrub(t *testing.T) {
 		{
 			name: "not a secret",
 			obj: func() *unstructured.Unstructured {
-				u := object("v1", "ConfigMap", "ns", "c")
+				u := testObject("v1", "ConfigMap", "ns", "c")
 				u.Object["data"] = map[string]any{"a": "visible"}
 				return u
 			}(),
@@ -105,7 +105,7 @@ func TestScrub(t *testing.T) {
 		{
 			name: "secret-like kind of another group",
 			obj: func() *unstructured.Unstructured {
-				u := object("example.com/v1", "Secret", "ns", "c")
+				u := testObject("example.com/v1", "Secret", "ns", "c")
 				u.Object["data"] = map[string]any{"a": "visible"}
 				return u
 			}(),

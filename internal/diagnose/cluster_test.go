@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,12 +27,12 @@ import (
 // produce the evidence.
 func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
 
-func createDeployment(t *testing.T, cs typed.Interface, ns string, d *appsv1.Deployment) rollout.Workload {
+func createDeployment(t *testing.T, cs typed.Interface, ns string, d *appsv1.Deployment) object.Ref {
 	t.Helper()
 	if _, err := cs.AppsV1().Deployments(ns).Create(context.Background(), d, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create deployment %s/%s: %v", ns, d.Name, err)
 	}
-	return rollout.Workload{Kind: rollout.KindDeployment, Namespace: ns, Name: d.Name}
+	return object.Ref{Kind: rollout.KindDeployment, Namespace: ns, Name: d.Name}
 }
 
 // poll checks cond until it holds, failing the test after a generous
@@ -129,7 +130,7 @@ func countingClient(t *testing.T, c *testcluster.Cluster) (typed.Interface, *req
 	return cs, counter
 }
 
-func collect(t *testing.T, cs typed.Interface, workloads ...rollout.Workload) *Report {
+func collect(t *testing.T, cs typed.Interface, workloads ...object.Ref) *Report {
 	t.Helper()
 	r, err := Collect(context.Background(), cs, workloads, Options{})
 	if err != nil {
@@ -326,7 +327,7 @@ func TestCollectFailedJob(t *testing.T) {
 		return false, nil
 	})
 
-	r := collect(t, cs, rollout.Workload{Kind: rollout.KindJob, Namespace: ns, Name: "migrate"})
+	r := collect(t, cs, object.Ref{Kind: rollout.KindJob, Namespace: ns, Name: "migrate"})
 	wr := r.Workloads[0]
 	pod := onePod(t, wr)
 	want := State{State: Terminated, Reason: "Error", ExitCode: 1}

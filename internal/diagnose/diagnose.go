@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -86,7 +87,7 @@ type Report struct {
 
 // WorkloadReport is the evidence about one workload.
 type WorkloadReport struct {
-	Workload rollout.Workload
+	Workload object.Ref
 	// Pods is the number of pods the workload has (terminating ones
 	// left out); NotReady how many of them are neither ready nor done.
 	Pods, NotReady int
@@ -195,11 +196,11 @@ const (
 // What cannot be read is noted in the report (WorkloadReport.Unread,
 // Report.LogsUnavailable). The error is non-nil only when nothing at all
 // could be read; the report is nil then.
-func Collect(ctx context.Context, client typed.Interface, workloads []rollout.Workload, opts Options) (*Report, error) {
+func Collect(ctx context.Context, client typed.Interface, workloads []object.Ref, opts Options) (*Report, error) {
 	c := &collector{client: client, opts: opts.withDefaults(), now: time.Now(), events: map[string]*namespaceEvents{}}
 	r := &Report{At: c.now, Since: c.opts.Since}
-	seen := map[rollout.Workload]bool{}
-	var unique []rollout.Workload
+	seen := map[object.Ref]bool{}
+	var unique []object.Ref
 	for _, w := range workloads {
 		if !seen[w] {
 			seen[w] = true

@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/rollout"
 )
 
 var (
 	at  = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	web = rollout.Workload{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"}
+	web = object.Ref{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"}
 )
 
 func crashingPod() Pod {
@@ -86,7 +87,7 @@ func TestLines(t *testing.T) {
 	}, {
 		name: "unschedulable, and logs the cluster does not serve",
 		report: &Report{At: at, Since: time.Hour, Workloads: []WorkloadReport{{
-			Workload: rollout.Workload{Kind: rollout.KindStatefulSet, Namespace: "shop", Name: "db"},
+			Workload: object.Ref{Kind: rollout.KindStatefulSet, Namespace: "shop", Name: "db"},
 			Pods:     1, NotReady: 1,
 			Events: []Event{{
 				Objects: []string{"Pod/db-0"}, Reason: "FailedScheduling",
@@ -98,7 +99,7 @@ func TestLines(t *testing.T) {
 				Conditions: []Condition{{Type: "PodScheduled", Status: "False", Reason: "Unschedulable", Message: "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."}},
 			}},
 		}, {
-			Workload: rollout.Workload{Kind: rollout.KindJob, Namespace: "shop", Name: "migrate"},
+			Workload: object.Ref{Kind: rollout.KindJob, Namespace: "shop", Name: "migrate"},
 			Pods:     1, NotReady: 1,
 			NotReadyPods: []Pod{{
 				Name: "migrate-x1", Phase: "Failed", Node: "node-2",

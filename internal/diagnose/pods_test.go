@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -128,7 +129,7 @@ func TestLogErrors(t *testing.T) {
 // The fake clientset serves "fake logs" for every log request: enough to
 // check which logs are asked for and how a partial failure shows, which
 // the local control plane (no logs) cannot.
-func fakeWorkload() (rollout.Workload, []runtime.Object) {
+func fakeWorkload() (object.Ref, []runtime.Object) {
 	labels := map[string]string{"app": "web"}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", UID: "d1"},
@@ -172,14 +173,14 @@ func fakeWorkload() (rollout.Workload, []runtime.Object) {
 		Count:          4,
 		LastTimestamp:  metav1.Now(),
 	}
-	return rollout.Workload{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"},
+	return object.Ref{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"},
 		[]runtime.Object{d, rs, restarted, ready, stranger, events}
 }
 
 func TestCollectLogsServed(t *testing.T) {
 	w, objects := fakeWorkload()
 	client := fake.NewClientset(objects...)
-	r, err := Collect(context.Background(), typedtest.Wrap(client), []rollout.Workload{w, w}, Options{LogLines: 5})
+	r, err := Collect(context.Background(), typedtest.Wrap(client), []object.Ref{w, w}, Options{LogLines: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,8 +217,8 @@ func TestCollectPartial(t *testing.T) {
 	client.PrependReactor("list", "events", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "events"}, "", errors.New("no RBAC"))
 	})
-	missing := rollout.Workload{Kind: rollout.KindStatefulSet, Namespace: "shop", Name: "db"}
-	r, err := Collect(context.Background(), typedtest.Wrap(client), []rollout.Workload{w, missing}, Options{LogLines: -1})
+	missing := object.Ref{Kind: rollout.KindStatefulSet, Namespace: "shop", Name: "db"}
+	r, err := Collect(context.Background(), typedtest.Wrap(client), []object.Ref{w, missing}, Options{LogLines: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,8 +250,8 @@ func TestCollectNothingReadable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := rollout.Workload{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"}
-	r, err := Collect(context.Background(), typedtest.Wrap(client), []rollout.Workload{w}, Options{})
+	w := object.Ref{Kind: rollout.KindDeployment, Namespace: "shop", Name: "web"}
+	r, err := Collect(context.Background(), typedtest.Wrap(client), []object.Ref{w}, Options{})
 	if err == nil || r != nil || !strings.Contains(err.Error(), "nothing could be read") {
 		t.Errorf("Collect = %v, %v; want no report and an error", r, err)
 	}

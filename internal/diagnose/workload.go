@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +15,7 @@ import (
 )
 
 // workload collects the evidence about one workload.
-func (c *collector) workload(ctx context.Context, w rollout.Workload) WorkloadReport {
+func (c *collector) workload(ctx context.Context, w object.Ref) WorkloadReport {
 	wr := WorkloadReport{Workload: w}
 	// The objects whose events count, by "Kind/name"; the UID, where
 	// known, tells a namesake that was deleted and created again apart.
@@ -24,7 +25,7 @@ func (c *collector) workload(ctx context.Context, w rollout.Workload) WorkloadRe
 		selector *metav1.LabelSelector
 		owners   map[types.UID]bool // the pods' controllers; nil: unknown
 	)
-	obj, err := w.Get(ctx, c.client)
+	obj, err := rollout.Get(ctx, c.client, w)
 	if c.read(err) != nil {
 		wr.Unread = append(wr.Unread, "workload: "+short(err))
 	} else {

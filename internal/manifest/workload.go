@@ -3,6 +3,7 @@ package manifest
 import (
 	"slices"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -54,18 +55,13 @@ func IsManagedWorkload(node *yaml.RNode) bool {
 	return r == Managed || r == LabelledOnly
 }
 
-// WorkloadRef names a workload of the manifests.
-type WorkloadRef struct {
-	Kind, Namespace, Name string
-}
-
 // Workloads lists the objects of nodes whose role is one of roles, in
 // order.
-func Workloads(nodes []*yaml.RNode, roles ...Role) []WorkloadRef {
-	var out []WorkloadRef
+func Workloads(nodes []*yaml.RNode, roles ...Role) []object.Ref {
+	var out []object.Ref
 	for _, n := range nodes {
 		if slices.Contains(roles, RoleOf(n)) {
-			out = append(out, WorkloadRef{Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()})
+			out = append(out, object.OfNode(n))
 		}
 	}
 	return out

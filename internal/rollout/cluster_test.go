@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,26 +26,26 @@ func TestMain(m *testing.M) { os.Exit(testcluster.Run(m)) }
 
 // create creates objects (typed apps/v1 or batch/v1) in ns and returns
 // them as workloads.
-func create(t *testing.T, cs typed.Interface, ns string, objs ...any) []Workload {
+func create(t *testing.T, cs typed.Interface, ns string, objs ...any) []object.Ref {
 	t.Helper()
 	ctx := context.Background()
-	var out []Workload
+	var out []object.Ref
 	for _, obj := range objs {
 		var err error
-		var w Workload
+		var w object.Ref
 		switch o := obj.(type) {
 		case *appsv1.Deployment:
 			_, err = cs.AppsV1().Deployments(ns).Create(ctx, o, metav1.CreateOptions{})
-			w = Workload{KindDeployment, ns, o.Name}
+			w = object.Ref{Kind: KindDeployment, Namespace: ns, Name: o.Name}
 		case *appsv1.StatefulSet:
 			_, err = cs.AppsV1().StatefulSets(ns).Create(ctx, o, metav1.CreateOptions{})
-			w = Workload{KindStatefulSet, ns, o.Name}
+			w = object.Ref{Kind: KindStatefulSet, Namespace: ns, Name: o.Name}
 		case *appsv1.DaemonSet:
 			_, err = cs.AppsV1().DaemonSets(ns).Create(ctx, o, metav1.CreateOptions{})
-			w = Workload{KindDaemonSet, ns, o.Name}
+			w = object.Ref{Kind: KindDaemonSet, Namespace: ns, Name: o.Name}
 		case *batchv1.Job:
 			_, err = cs.BatchV1().Jobs(ns).Create(ctx, o, metav1.CreateOptions{})
-			w = Workload{KindJob, ns, o.Name}
+			w = object.Ref{Kind: KindJob, Namespace: ns, Name: o.Name}
 		default:
 			t.Fatalf("create: unexpected %T", obj)
 		}
@@ -58,7 +59,7 @@ func create(t *testing.T, cs typed.Interface, ns string, objs ...any) []Workload
 
 // setImage changes the image of a workload's container "app", as a new
 // release would.
-func setImage(t *testing.T, cs typed.Interface, w Workload, image string) {
+func setImage(t *testing.T, cs typed.Interface, w object.Ref, image string) {
 	t.Helper()
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"` + image + `"}]}}}}`)
 	ctx := context.Background()
@@ -77,9 +78,9 @@ func setImage(t *testing.T, cs typed.Interface, w Workload, image string) {
 }
 
 // imageOf returns the image of a workload's first container.
-func imageOf(t *testing.T, cs typed.Interface, w Workload) string {
+func imageOf(t *testing.T, cs typed.Interface, w object.Ref) string {
 	t.Helper()
-	obj, err := w.Get(context.Background(), cs)
+	obj, err := Get(context.Background(), cs, w)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -286,11 +287,11 @@ func TestDeadlineReplicaSet(t *testing.T) {
 
 func TestProgressLines(t *testing.T) {
 	p := Progress{Elapsed: 12 * time.Second, Total: 2, Workloads: []WorkloadProgress{{
-		Workload: Workload{Kind: "Deployment", Namespace: "ns", Name: "web"},
+		Workload: object.Ref{Kind: "Deployment", Namespace: "ns", Name: "web"},
 		Status:   "1 of 3 updated, 0 ready, 0 available",
 		Pods:     []string{`pod web-7d9f-abc: container app waiting: ImagePullBackOff: Back-off pulling image "x"`},
 	}, {
-		Workload: Workload{Kind: "Job", Namespace: "ns", Name: "migrate"},
+		Workload: object.Ref{Kind: "Job", Namespace: "ns", Name: "migrate"},
 		Status:   "0 of 1 succeeded, 1 active, 0 failed",
 	}}}
 	want := strings.Join([]string{

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -38,14 +39,14 @@ var ErrNoRevision = errors.New("no revision recorded for the current template")
 // controller has acted on a change, the previous revision is current.
 //
 // It costs one request for a Deployment and two for the others.
-func Revision(ctx context.Context, client typed.Interface, w Workload) (string, error) {
-	if err := w.validate(); err != nil {
+func Revision(ctx context.Context, client typed.Interface, w object.Ref) (string, error) {
+	if err := validate(w); err != nil {
 		return "", err
 	}
 	if w.Kind == KindJob {
 		return "", fmt.Errorf("%s: revision: %w", w, ErrUnsupportedKind)
 	}
-	obj, err := w.Get(ctx, client)
+	obj, err := Get(ctx, client, w)
 	if err != nil {
 		return "", fmt.Errorf("%s: revision: %w", w, err)
 	}
@@ -62,13 +63,13 @@ func Revision(ctx context.Context, client typed.Interface, w Workload) (string, 
 // is it, known long before the rollout is done: a history that records it
 // at once lets a rollback that is interrupted while waiting be run again.
 // It polls, since the controller usually answers within a second.
-func ObservedRevision(ctx context.Context, client typed.Interface, w Workload) (string, error) {
-	if err := w.validate(); err != nil {
+func ObservedRevision(ctx context.Context, client typed.Interface, w object.Ref) (string, error) {
+	if err := validate(w); err != nil {
 		return "", err
 	}
 	var rev string
 	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		obj, err := w.Get(ctx, client)
+		obj, err := Get(ctx, client, w)
 		if err != nil {
 			return false, permanent(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,7 +24,7 @@ import (
 // the pod stuck at the bad revision stays stuck ("forced rollback" in the
 // StatefulSet documentation). Ready pods are left alone: the controller
 // rolls them itself. Other kinds need nothing and return at once.
-func ReplaceStuckPods(ctx context.Context, client typed.Interface, w Workload) ([]string, error) {
+func ReplaceStuckPods(ctx context.Context, client typed.Interface, w object.Ref) ([]string, error) {
 	if w.Kind != KindStatefulSet {
 		return nil, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,8 +51,8 @@ const (
 //
 // revision must be at least 1: kubectl reads 0 as "the previous revision",
 // which a release history never means.
-func Undo(ctx context.Context, client typed.Interface, w Workload, revision int64) (string, error) {
-	if err := w.validate(); err != nil {
+func Undo(ctx context.Context, client typed.Interface, w object.Ref, revision int64) (string, error) {
+	if err := validate(w); err != nil {
 		return "", err
 	}
 	if w.Kind == KindJob {
@@ -67,8 +68,8 @@ func Undo(ctx context.Context, client typed.Interface, w Workload, revision int6
 	return msg, nil
 }
 
-func undo(ctx context.Context, client typed.Interface, w Workload, revision int64) (string, error) {
-	obj, err := w.Get(ctx, client)
+func undo(ctx context.Context, client typed.Interface, w object.Ref, revision int64) (string, error) {
+	obj, err := Get(ctx, client, w)
 	if err != nil {
 		return "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/kube-release/kube-release/internal/testcluster"
@@ -41,7 +42,7 @@ func TestRevisionAndUndo(t *testing.T) {
 			waiter := NewWaiter(cs, Options{Timeout: 30 * time.Second})
 			wait := func(wantRevision string) {
 				t.Helper()
-				results, err := waiter.Wait(ctx, []Workload{w})
+				results, err := waiter.Wait(ctx, []object.Ref{w})
 				if err != nil {
 					t.Fatalf("wait: %v", err)
 				}
@@ -98,13 +99,13 @@ func TestRevisionAndUndo(t *testing.T) {
 
 func TestUndoRejects(t *testing.T) {
 	for _, tc := range []struct {
-		w        Workload
+		w        object.Ref
 		revision int64
 		want     string
 	}{
-		{Workload{KindJob, "ns", "migrate"}, 1, "Job/ns/migrate: undo: unsupported kind"},
-		{Workload{"Pod", "ns", "p"}, 1, "Pod/ns/p: unsupported kind"},
-		{Workload{KindDeployment, "ns", "web"}, 0, "Deployment/ns/web: undo: invalid revision 0"},
+		{object.Ref{Kind: KindJob, Namespace: "ns", Name: "migrate"}, 1, "Job/ns/migrate: undo: unsupported kind"},
+		{object.Ref{Kind: "Pod", Namespace: "ns", Name: "p"}, 1, "Pod/ns/p: unsupported kind"},
+		{object.Ref{Kind: KindDeployment, Namespace: "ns", Name: "web"}, 0, "Deployment/ns/web: undo: invalid revision 0"},
 	} {
 		_, err := Undo(context.Background(), nil, tc.w, tc.revision)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
@@ -138,14 +139,14 @@ func TestUndoMatchesKubectl(t *testing.T) {
 			cs := c.Typed(t)
 			ctx := context.Background()
 			waiter := NewWaiter(cs, Options{Timeout: 30 * time.Second})
-			rolledBack := func(undo func(w Workload)) map[string]any {
+			rolledBack := func(undo func(w object.Ref)) map[string]any {
 				ns := c.Namespace(t)
 				w := create(t, cs, ns, tc.obj())[0]
 				for _, image := range []string{testcluster.GoodImage, testcluster.GoodImage2} {
 					if image != testcluster.GoodImage {
 						setImage(t, cs, w, image)
 					}
-					if _, err := waiter.Wait(ctx, []Workload{w}); err != nil {
+					if _, err := waiter.Wait(ctx, []object.Ref{w}); err != nil {
 						t.Fatalf("wait: %v", err)
 					}
 				}
@@ -155,7 +156,7 @@ func TestUndoMatchesKubectl(t *testing.T) {
 				if _, err := ObservedRevision(ctx, cs, w); err != nil {
 					t.Fatal(err)
 				}
-				obj, err := w.Get(ctx, cs)
+				obj, err := Get(ctx, cs, w)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -171,14 +172,14 @@ func TestUndoMatchesKubectl(t *testing.T) {
 					"template":    spec["template"],
 				}
 			}
-			byKubectl := rolledBack(func(w Workload) {
+			byKubectl := rolledBack(func(w object.Ref) {
 				out, err := exec.Command(kubectl, "--kubeconfig", c.Kubeconfig, "-n", w.Namespace,
 					"rollout", "undo", strings.ToLower(w.Kind)+"/"+w.Name, "--to-revision=1").CombinedOutput()
 				if err != nil {
 					t.Fatalf("kubectl rollout undo: %v\n%s", err, out)
 				}
 			})
-			byUndo := rolledBack(func(w Workload) {
+			byUndo := rolledBack(func(w object.Ref) {
 				if _, err := Undo(ctx, cs, w, 1); err != nil {
 					t.Fatal(err)
 				}

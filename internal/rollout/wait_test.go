@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/utils/ptr"
 
 	"github.com/kube-release/kube-release/internal/testcluster"
@@ -253,8 +254,8 @@ func TestWaitNotFound(t *testing.T) {
 	t.Parallel()
 	c := testcluster.Shared(t)
 	ns := c.Namespace(t)
-	w := Workload{KindDeployment, ns, "missing"}
-	_, err := NewWaiter(c.Typed(t), Options{Timeout: 20 * time.Second, PodCheckDelay: time.Second}).Wait(context.Background(), []Workload{w})
+	w := object.Ref{Kind: KindDeployment, Namespace: ns, Name: "missing"}
+	_, err := NewWaiter(c.Typed(t), Options{Timeout: 20 * time.Second, PodCheckDelay: time.Second}).Wait(context.Background(), []object.Ref{w})
 	if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), w.String()+": failed: not found") {
 		t.Fatalf("wait: %v, want %s not found", err, w)
 	}
@@ -262,7 +263,7 @@ func TestWaitNotFound(t *testing.T) {
 
 func TestWaitRejectsUnknownKind(t *testing.T) {
 	w := NewWaiter(nil, Options{})
-	_, err := w.Wait(context.Background(), []Workload{{Kind: "Pod", Namespace: "ns", Name: "p"}})
+	_, err := w.Wait(context.Background(), []object.Ref{{Kind: "Pod", Namespace: "ns", Name: "p"}})
 	if !errors.Is(err, ErrUnsupportedKind) || !strings.HasPrefix(err.Error(), "Pod/ns/p: ") {
 		t.Fatalf("wait: %v, want ErrUnsupportedKind", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -108,7 +109,7 @@ func NewWaiter(client typed.Interface, opts Options) *Waiter {
 
 // Result is the outcome of the wait for one workload.
 type Result struct {
-	Workload Workload
+	Workload object.Ref
 	// Ready is true once the workload reached steady state: for a
 	// Deployment, StatefulSet or DaemonSet all replicas updated, ready and
 	// available; for a Job, Complete.
@@ -136,7 +137,7 @@ type Progress struct {
 
 // WorkloadProgress is where one unfinished workload stands.
 type WorkloadProgress struct {
-	Workload Workload
+	Workload object.Ref
 	// Status counts replicas (or a Job's pods), e.g. "1 of 3 updated,
 	// 0 ready, 0 available".
 	Status string
@@ -175,12 +176,12 @@ func (p Progress) String() string {
 // timeout has passed, or ctx ends. The results come in the order of
 // workloads (duplicates removed); the error joins one error per workload
 // that is not ready, each starting with the workload.
-func (w *Waiter) Wait(ctx context.Context, workloads []Workload) ([]Result, error) {
+func (w *Waiter) Wait(ctx context.Context, workloads []object.Ref) ([]Result, error) {
 	var trackers []*tracker
-	seen := map[Workload]bool{}
+	seen := map[object.Ref]bool{}
 	var errs []error
 	for _, wl := range workloads {
-		if err := wl.validate(); err != nil {
+		if err := validate(wl); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -214,7 +215,7 @@ func (w *Waiter) Wait(ctx context.Context, workloads []Workload) ([]Result, erro
 		var watchCtx context.Context
 		watchCtx, t.stopWatch = context.WithCancel(l.ctx)
 		defer t.stopWatch()
-		open, name := t.w.watchFunc(w.client), t.w.Name
+		open, name := watchFuncOf(t.w, w.client), t.w.Name
 		wg.Go(func() { watchWorkload(watchCtx, open, name, i, updates) })
 		t.checkAt = l.start.Add(w.opts.PodCheckDelay)
 	}
@@ -232,7 +233,7 @@ func (w *Waiter) Wait(ctx context.Context, workloads []Workload) ([]Result, erro
 
 // tracker is the wait's knowledge of one workload.
 type tracker struct {
-	w         Workload
+	w         object.Ref
 	stopWatch context.CancelFunc
 
 	obj  runtime.Object // the latest version seen; nil before the first
@@ -433,7 +434,7 @@ func (l *loop) checkPods(t *tracker, now time.Time) {
 	if t.obj == nil {
 		// The watch has sent nothing: a watch says nothing about an
 		// object that does not exist, so ask.
-		obj, err := t.w.Get(ctx, l.client)
+		obj, err := Get(ctx, l.client, t.w)
 		switch {
 		case apierrors.IsNotFound(err):
 			l.fail(t, fmt.Errorf("%s: %w: not found", t.w, ErrFailed))

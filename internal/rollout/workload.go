@@ -12,18 +12,15 @@ import (
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
+	"github.com/kube-release/kube-release/internal/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kube-release/kube-release/internal/kube/typed"
 )
 
-// The kinds this package knows. Their groups are fixed (apps/v1, batch/v1),
-// so a Workload names only the kind.
+// The kinds this package knows.
 const (
 	KindDeployment  = "Deployment"
 	KindStatefulSet = "StatefulSet"
@@ -35,28 +32,11 @@ const (
 // Deployment, StatefulSet, DaemonSet or Job (Job only where it makes sense).
 var ErrUnsupportedKind = errors.New("unsupported kind")
 
-// Workload references one workload: an apps/v1 Deployment, StatefulSet or
-// DaemonSet, or a batch/v1 Job.
-type Workload struct {
-	Kind      string
-	Namespace string
-	Name      string
-}
+// A workload is named by an object.Ref of kind Deployment, StatefulSet,
+// DaemonSet or Job. Their groups are fixed, so a Ref from a record that holds
+// no group (Harness's history) names them as well.
 
-// String returns Kind/namespace/name, the subject of every message about it.
-func (w Workload) String() string {
-	return w.Kind + "/" + w.Namespace + "/" + w.Name
-}
-
-// GroupVersionKind returns the API type of the workload.
-func (w Workload) GroupVersionKind() schema.GroupVersionKind {
-	if w.Kind == KindJob {
-		return batchv1.SchemeGroupVersion.WithKind(w.Kind)
-	}
-	return appsv1.SchemeGroupVersion.WithKind(w.Kind)
-}
-
-func (w Workload) validate() error {
+func validate(w object.Ref) error {
 	switch w.Kind {
 	case KindDeployment, KindStatefulSet, KindDaemonSet, KindJob:
 	default:
@@ -71,7 +51,7 @@ func (w Workload) validate() error {
 // watchFunc opens a watch on the workload's kind in its namespace.
 type watchFunc func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 
-func (w Workload) watchFunc(client typed.Interface) watchFunc {
+func watchFuncOf(w object.Ref, client typed.Interface) watchFunc {
 	switch w.Kind {
 	case KindDeployment:
 		return client.AppsV1().Deployments(w.Namespace).Watch
@@ -87,7 +67,7 @@ func (w Workload) watchFunc(client typed.Interface) watchFunc {
 
 // Get reads the workload as its typed object: *appsv1.Deployment,
 // *appsv1.StatefulSet, *appsv1.DaemonSet or *batchv1.Job.
-func (w Workload) Get(ctx context.Context, client typed.Interface) (runtime.Object, error) {
+func Get(ctx context.Context, client typed.Interface, w object.Ref) (runtime.Object, error) {
 	opts := metav1.GetOptions{}
 	switch w.Kind {
 	case KindDeployment:
