@@ -7,13 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/internal/manifest"
-	"github.com/kube-release/kube-release/internal/render"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/rollout"
 )
 
@@ -47,16 +46,14 @@ type ApplyConfig struct {
 // and versions nothing, so rollback never undoes it: the step for a
 // migration Job or an object outside the release.
 type Apply struct {
-	cfg ApplyConfig
-	env Env
-	// first holds the manifests rendered to create a missing namespace
-	// (see createNamespace).
-	first renderedManifests
+	base[ApplyConfig]
+	src source
 }
 
 // NewApply returns the apply step.
 func NewApply(cfg ApplyConfig, env Env) *Apply {
-	return &Apply{cfg: cfg, env: env}
+	src := source{cfg.Release, cfg.Namespace, cfg.Manifests, cfg.Render, cfg.CreateNamespace, renderedManifests{}}
+	return &Apply{base[ApplyConfig]{cfg, env}, src}
 }
 
 // The statuses the apply step reports (as a release's, for one vocabulary).
@@ -93,24 +90,7 @@ func (a *Apply) Run(ctx context.Context) (Result, error) {
 // create_namespace, once they rendered. A namespace that does not exist
 // holds no history, so templates see release number 0.
 func (a *Apply) createNamespace(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
-	nodes, err := a.render(ctx, 0)
-	if err != nil {
-		return err
-	}
-	a.first = renderedManifests{number: 0, nodes: nodes}
-	return createNamespace(ctx, a.env, a.cfg.Namespace, nodes, a.cfg.CreateNamespace)
-}
-
-// render renders the manifests for the release number templates see, or
-// takes those that createNamespace rendered for it.
-func (a *Apply) render(ctx context.Context, number int) ([]*yaml.RNode, error) {
-	if nodes := a.first.take(number); nodes != nil {
-		return nodes, nil
-	}
-	return renderManifests(ctx, a.env, a.cfg.Manifests, a.cfg.Namespace, a.cfg.Render,
-		render.Release{Name: a.cfg.Release, Namespace: a.cfg.Namespace, Number: number})
+	return a.src.createNamespace(ctx, a.env, a.cfg.Timeout, 0)
 }
 
 func (a *Apply) run(ctx context.Context) (Result, error) {
@@ -125,11 +105,7 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 	owned := a.cfg.Release != ""
 	workloads := applyWorkloads(nodes)
 	images := manifest.Images(nodes)
-	objs, err := toUnstructured(nodes)
-	if err != nil {
-		return Result{}, err
-	}
-	applier, err := apply.New(a.env.Clients, apply.Config{})
+	objs, applier, err := objects(a.env, nodes)
 	if err != nil {
 		return Result{}, err
 	}
@@ -149,10 +125,8 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 		}
 	}
 
-	res, err := applier.Apply(ctx, objs, apply.Options{Baseline: baseline})
-	logChanges(a.env, res)
+	res, err := applyReported(ctx, a.env, applier, objs, apply.Options{Baseline: baseline})
 	if err != nil {
-		err = fmt.Errorf("apply: %w", err)
 		return a.result(res, images, err), err
 	}
 	return a.wait(ctx, res, len(objs), workloads, images)
@@ -162,15 +136,7 @@ func (a *Apply) run(ctx context.Context) (Result, error) {
 // release's history (0 without a release), and marks them as the
 // release's own: with a release, what the apply writes is the release's.
 func (a *Apply) prepare(ctx context.Context) ([]*yaml.RNode, error) {
-	number := 0
-	if a.cfg.Release != "" {
-		n, err := newestNumber(ctx, a.env, a.cfg.Namespace, a.cfg.Release)
-		if err != nil {
-			return nil, err
-		}
-		number = n
-	}
-	nodes, err := a.render(ctx, number)
+	nodes, err := a.src.renderNewest(ctx, a.env)
 	if err != nil {
 		return nil, err
 	}
@@ -195,11 +161,8 @@ func (a *Apply) wait(ctx context.Context, res *apply.Result, applied int, worklo
 		return a.result(res, images, nil), nil
 	}
 
-	deadline, _ := ctx.Deadline()
-	log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(workloads), time.Until(deadline).Round(time.Second))
-	waited, err := newWaiter(a.env, a.cfg.FailFast, a.cfg.FailFastAfter).Wait(ctx, workloads)
+	waited, err := waitSteady(ctx, a.env, workloads, a.cfg.FailFast, a.cfg.FailFastAfter)
 	if err != nil {
-		err = fmt.Errorf("wait for steady state: %w", err)
 		return a.result(res, images, err), err
 	}
 	for _, w := range waited {

@@ -18,14 +18,7 @@ import (
 
 func (f *fixture) apply(cfg ApplyConfig) (Result, error) {
 	f.t.Helper()
-	f.resetLog()
-	cfg.Namespace = f.namespace
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.FailFastAfter == 0 {
-		cfg.FailFast, cfg.FailFastAfter = true, 3*time.Second
-	}
+	f.prepare(nil, &cfg.Namespace, &cfg.Timeout, &cfg.FailFast, &cfg.FailFastAfter)
 	return NewApply(cfg, f.env).Run(context.Background())
 }
 

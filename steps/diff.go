@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"github.com/sirupsen/logrus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,7 +17,7 @@ import (
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/diff"
 	"github.com/kube-release/kube-release/internal/logging"
-	"github.com/kube-release/kube-release/internal/render"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // DiffConfig is what the diff step needs of the settings.
@@ -40,13 +39,13 @@ type DiffConfig struct {
 // nothing: the manifests are rendered as apply renders them (no
 // versioning), dry-run on the server, and compared with the live objects.
 type Diff struct {
-	cfg DiffConfig
-	env Env
+	base[DiffConfig]
+	src source
 }
 
 // NewDiff returns the diff step.
 func NewDiff(cfg DiffConfig, env Env) *Diff {
-	return &Diff{cfg: cfg, env: env}
+	return &Diff{base[DiffConfig]{cfg, env}, source{Release: cfg.Release, Namespace: cfg.Namespace, Manifests: cfg.Manifests, Render: cfg.Render}}
 }
 
 // ChangesFound is the diff step's outcome with detailed_exitcode when an
@@ -69,24 +68,12 @@ func (c *ChangesFound) Quiet() bool { return true }
 func (d *Diff) Run(ctx context.Context) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	rel := render.Release{Name: d.cfg.Release, Namespace: d.cfg.Namespace}
-	if d.cfg.Release != "" {
-		n, err := newestNumber(ctx, d.env, d.cfg.Namespace, d.cfg.Release)
-		if err != nil {
-			return Result{}, err
-		}
-		rel.Number = n
-	}
-	nodes, err := renderManifests(ctx, d.env, d.cfg.Manifests, d.cfg.Namespace, d.cfg.Render, rel)
+	nodes, err := d.src.renderNewest(ctx, d.env)
 	if err != nil {
 		return Result{}, err
 	}
 	logManifests(d.env.Log, nodes)
-	objs, err := toUnstructured(nodes)
-	if err != nil {
-		return Result{}, err
-	}
-	applier, err := apply.New(d.env.Clients, apply.Config{})
+	objs, applier, err := objects(d.env, nodes)
 	if err != nil {
 		return Result{}, err
 	}

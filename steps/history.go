@@ -32,14 +32,11 @@ type HistoryConfig struct {
 
 // History prints the releases of a release name, newest first, from both
 // history formats. It only reads.
-type History struct {
-	cfg HistoryConfig
-	env Env
-}
+type History struct{ base[HistoryConfig] }
 
 // NewHistory returns the history step.
 func NewHistory(cfg HistoryConfig, env Env) *History {
-	return &History{cfg: cfg, env: env}
+	return &History{base[HistoryConfig]{cfg, env}}
 }
 
 // historyEntry is one release and the format it is stored in.

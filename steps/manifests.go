@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"github.com/sirupsen/logrus"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -18,6 +17,7 @@ import (
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/release"
 	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/versioning"

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // owner is a release as the owner of the objects it applies.

@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"github.com/sirupsen/logrus"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/render"
 )
 

@@ -8,12 +8,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/diagnose"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/release"
 	"github.com/kube-release/kube-release/internal/rollout"
 )
@@ -299,118 +298,99 @@ func workloadsOf(s *stored) []object.Ref {
 
 // restore returns the workloads to target and waits for them.
 func (rb *Rollback) restore(ctx context.Context, current, target *stored) ([]rollout.Result, error) {
-	log := rb.env.Log
 	var workloads []object.Ref
+	var err error
 	if target.declarative {
-		// Declarative: re-apply the target's stored manifests, which
-		// restores config too and re-creates whatever was pruned since.
-		nodes, err := kio.FromBytes(target.Manifests)
-		if err != nil {
-			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
-		}
-		workloads = managedWorkloads(nodes)
-		// A release Harness recorded stored its manifests unmarked.
-		if nodes, err = filter(nodes, rb.owner().Filter()); err != nil {
-			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
-		}
-		objs, err := toUnstructured(nodes)
-		if err != nil {
-			return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
-		}
-		applier, err := apply.New(rb.env.Clients, apply.Config{})
-		if err != nil {
-			return nil, err
-		}
-		if err := claim(ctx, rb.env, applier, objs, rb.owner(), false); err != nil {
-			return nil, err
-		}
-		res, err := applier.Apply(ctx, objs, apply.Options{})
-		logChanges(rb.env, res)
-		if err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
-		}
-		if rb.cfg.Pruning && current.declarative {
-			if err := rb.pruneAdded(ctx, applier, current, objs); err != nil {
-				return nil, err
-			}
-		}
+		workloads, err = rb.reapply(ctx, current, target)
 	} else {
-		workloads = workloadsOf(target)
-		// Legacy: undo each managed workload to its recorded revision, as
-		// kubectl rollout undo --to-revision does, all at once. The
-		// target's versioned config still exists, so the old pods get
-		// their old config back.
-		type undone struct {
-			workload object.Ref
-			msg      string
-			err      error
-		}
-		results := make([]*undone, len(target.Workloads))
-		var wg sync.WaitGroup
-		for i, w := range target.Workloads {
-			wl := w.ID.Ref()
-			revision, err := strconv.ParseInt(w.Revision, 10, 64)
-			if err != nil || revision < 1 {
-				log.Warnf("%s: release %d records no revision (%q); left as it is", wl, target.Number, w.Revision)
-				continue
-			}
-			results[i] = &undone{workload: wl}
-			wg.Go(func() {
-				results[i].msg, results[i].err = rollout.Undo(ctx, rb.env.Clients.Typed, wl, revision)
-			})
-		}
-		wg.Wait()
-		var errs []error
-		var undoneWorkloads []object.Ref
-		for _, r := range results {
-			switch {
-			case r == nil:
-			case r.err != nil:
-				errs = append(errs, r.err)
-			default:
-				log.Infof("%s: %s", r.workload, r.msg)
-				undoneWorkloads = append(undoneWorkloads, r.workload)
-			}
-		}
-		// Even when some undo failed, or the step is being cancelled, the
-		// history must name the revisions the undone workloads now have:
-		// a rollback run again finds its target by them.
-		rb.refreshRevisions(ctx, target, undoneWorkloads)
-		if err := errors.Join(errs...); err != nil {
-			return nil, err
-		}
+		workloads, err = rb.undo(ctx, target)
 	}
-	if len(workloads) == 0 {
-		return nil, nil
+	if err != nil || len(workloads) == 0 {
+		return nil, err
 	}
 	if err := replaceStuckPods(ctx, rb.env, workloads); err != nil {
 		return nil, err
 	}
-	log.Infof("Waiting for %d workloads to reach steady state", len(workloads))
-	return newWaiter(rb.env, rb.cfg.FailFast, rb.cfg.FailFastAfter).Wait(ctx, workloads)
+	return waitSteady(ctx, rb.env, workloads, rb.cfg.FailFast, rb.cfg.FailFastAfter)
 }
 
-// pruneAdded deletes the objects the rolled-back release added, those it
-// has and the target does not, honouring harness.io/skipPruning.
-func (rb *Rollback) pruneAdded(ctx context.Context, applier *apply.Applier, current *stored, keep []*unstructured.Unstructured) error {
-	refs, err := pruneRefs(current.Manifests, keep)
+// reapply re-applies a declarative target's stored manifests, which
+// restores config too and re-creates whatever was pruned since, and
+// returns its workloads.
+func (rb *Rollback) reapply(ctx context.Context, current, target *stored) ([]object.Ref, error) {
+	nodes, err := kio.FromBytes(target.Manifests)
 	if err != nil {
-		return fmt.Errorf("prune: release %d: %w", current.Number, err)
+		return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
 	}
-	if refs, err = spare(ctx, rb.env, applier, refs, rb.owner()); err != nil {
-		return fmt.Errorf("prune: %w", err)
+	workloads := managedWorkloads(nodes)
+	// A release Harness recorded stored its manifests unmarked.
+	if nodes, err = filter(nodes, rb.owner().Filter()); err != nil {
+		return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
 	}
-	if len(refs) == 0 {
-		return nil
-	}
-	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
-	for _, c := range deleted {
-		rb.env.Log.Infof("Pruned %s", c.Ref)
-	}
+	objs, applier, err := objects(rb.env, nodes)
 	if err != nil {
-		return fmt.Errorf("prune: %w", err)
+		return nil, fmt.Errorf("release %d manifests: %w", target.Number, err)
 	}
-	return nil
+	if err := claim(ctx, rb.env, applier, objs, rb.owner(), false); err != nil {
+		return nil, err
+	}
+	if _, err := applyReported(ctx, rb.env, applier, objs, apply.Options{}); err != nil {
+		return nil, err
+	}
+	if rb.cfg.Pruning && current.declarative {
+		// What the rolled-back release added, and the target lacks.
+		if _, err := pruneStored(ctx, rb.env, applier, rb.owner(), current.Release, objs); err != nil {
+			return nil, err
+		}
+	}
+	return workloads, nil
+}
+
+// undo returns each managed workload of a legacy target to its recorded
+// revision, as kubectl rollout undo --to-revision does, all at once, and
+// returns them. The target's versioned config still exists, so the old
+// pods get their old config back.
+func (rb *Rollback) undo(ctx context.Context, target *stored) ([]object.Ref, error) {
+	type undone struct {
+		workload object.Ref
+		msg      string
+		err      error
+	}
+	results := make([]*undone, len(target.Workloads))
+	var wg sync.WaitGroup
+	for i, w := range target.Workloads {
+		wl := w.ID.Ref()
+		revision, err := strconv.ParseInt(w.Revision, 10, 64)
+		if err != nil || revision < 1 {
+			rb.env.Log.Warnf("%s: release %d records no revision (%q); left as it is", wl, target.Number, w.Revision)
+			continue
+		}
+		results[i] = &undone{workload: wl}
+		wg.Go(func() {
+			results[i].msg, results[i].err = rollout.Undo(ctx, rb.env.Clients.Typed, wl, revision)
+		})
+	}
+	wg.Wait()
+	var errs []error
+	var undoneWorkloads []object.Ref
+	for _, r := range results {
+		switch {
+		case r == nil:
+		case r.err != nil:
+			errs = append(errs, r.err)
+		default:
+			rb.env.Log.Infof("%s: %s", r.workload, r.msg)
+			undoneWorkloads = append(undoneWorkloads, r.workload)
+		}
+	}
+	// Even when some undo failed, or the step is being cancelled, the
+	// history must name the revisions the undone workloads now have: a
+	// rollback run again finds its target by them.
+	rb.refreshRevisions(ctx, target, undoneWorkloads)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return workloadsOf(target), nil
 }
 
 // refreshRevisions records, as soon as their controllers have seen the
@@ -493,21 +473,7 @@ func (rb *Rollback) markFailedErr(parent context.Context, current *stored, reaso
 		rb.env.Log.Infof("Release %d stays Failed (%s)", current.Number, current.Metadata.FailureReason)
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)
-	defer cancel()
-	updated := current.Release.Clone()
-	updated.Status = release.Failed
-	if updated.Metadata.FailureReason == "" {
-		updated.Metadata.FailureReason = reason
-	}
-	if err := rb.book.Update(ctx, updated); err != nil {
-		if errors.Is(err, release.ErrNotFound) {
-			return nil
-		}
-		return fmt.Errorf("record release %d as Failed: %w", current.Number, err)
-	}
-	rb.env.Log.Infof("Release %d marked Failed", current.Number)
-	return nil
+	return recordFailed(parent, rb.env, rb.book, current.Release.Clone(), reason)
 }
 
 // failed is the result of a rollback that err ended, and err.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,17 +15,7 @@ import (
 
 func (f *fixture) rollback(cfg RollbackConfig) (Result, error) {
 	f.t.Helper()
-	f.resetLog()
-	if cfg.Release == "" {
-		cfg.Release = "sample"
-	}
-	cfg.Namespace = f.namespace
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.FailFastAfter == 0 {
-		cfg.FailFast, cfg.FailFastAfter = true, 3*time.Second
-	}
+	f.prepare(&cfg.Release, &cfg.Namespace, &cfg.Timeout, &cfg.FailFast, &cfg.FailFastAfter)
 	return NewRollback(cfg, f.env).Run(context.Background())
 }
 

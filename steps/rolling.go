@@ -8,15 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/logging"
 	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/release"
-	"github.com/kube-release/kube-release/internal/render"
 	"github.com/kube-release/kube-release/internal/rollout"
 	"github.com/kube-release/kube-release/internal/versioning"
 )
@@ -54,21 +52,15 @@ type RollingConfig struct {
 // Rolling is the rolling deploy: render and version the manifests, apply
 // them, wait for steady state and record the release.
 type Rolling struct {
-	cfg RollingConfig
-	env Env
-	// first holds the manifests of a first deploy, rendered to create
-	// the namespace before the lock (see createNamespace).
-	first renderedManifests
+	base[RollingConfig]
+	src source
 }
 
 // NewRolling returns the rolling step.
 func NewRolling(cfg RollingConfig, env Env) *Rolling {
-	return &Rolling{cfg: cfg, env: env}
+	src := source{cfg.Release, cfg.Namespace, cfg.Manifests, cfg.Render, cfg.CreateNamespace, renderedManifests{}}
+	return &Rolling{base[RollingConfig]{cfg, env}, src}
 }
-
-// recordTimeout bounds the history write that records a failure, which
-// runs after the step's own context may have ended (timeout, SIGTERM).
-const recordTimeout = 20 * time.Second
 
 // rollingPlan is everything prepared before the cluster is changed.
 type rollingPlan struct {
@@ -100,25 +92,7 @@ func (r *Rolling) Run(ctx context.Context) (Result, error) {
 // that does not exist holds no history, so this is release 1 in either
 // format.
 func (r *Rolling) createNamespace(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	number := release.History(nil).NextNumber()
-	nodes, err := r.render(ctx, number)
-	if err != nil {
-		return err
-	}
-	r.first = renderedManifests{number: number, nodes: nodes}
-	return createNamespace(ctx, r.env, r.cfg.Namespace, nodes, r.cfg.CreateNamespace)
-}
-
-// render renders the manifests for release number, or takes those that
-// createNamespace rendered for it.
-func (r *Rolling) render(ctx context.Context, number int) ([]*yaml.RNode, error) {
-	if nodes := r.first.take(number); nodes != nil {
-		return nodes, nil
-	}
-	return renderManifests(ctx, r.env, r.cfg.Manifests, r.cfg.Namespace, r.cfg.Render,
-		render.Release{Name: r.cfg.Release, Namespace: r.cfg.Namespace, Number: number})
+	return r.src.createNamespace(ctx, r.env, r.cfg.Timeout, release.History(nil).NextNumber())
 }
 
 func (r *Rolling) run(ctx context.Context) (Result, error) {
@@ -160,7 +134,7 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 		return nil, err
 	}
 	// Templates see the new release's number, known once the history is read.
-	nodes, err := r.render(ctx, p.number)
+	nodes, err := r.src.render(ctx, r.env, p.number)
 	if err != nil {
 		return nil, err
 	}
@@ -305,12 +279,10 @@ func (r *Rolling) recordInProgress(ctx context.Context, applier *apply.Applier, 
 // deploy applies the objects and waits for the workloads. A failure comes
 // with the reason the release records for it.
 func (r *Rolling) deploy(ctx context.Context, applier *apply.Applier, p *rollingPlan, rel *release.Release) ([]rollout.Result, string, error) {
-	res, err := applier.Apply(ctx, p.objects, apply.Options{Baseline: p.baseline})
-	logChanges(r.env, res)
-	warnUnproven(r.env, res)
+	res, err := applyReported(ctx, r.env, applier, p.objects, apply.Options{Baseline: p.baseline})
 	rel.Metadata.CreatedObjects = createdObjects(res)
 	if err != nil {
-		return nil, "apply", fmt.Errorf("apply: %w", err)
+		return nil, "apply", err
 	}
 	if p.last != nil && p.last.Status != release.Succeeded {
 		// The last deploy failed: its broken pods may block this one.
@@ -321,11 +293,9 @@ func (r *Rolling) deploy(ctx context.Context, applier *apply.Applier, p *rolling
 	if len(p.workloads) == 0 {
 		return nil, "", nil
 	}
-	deadline, _ := ctx.Deadline()
-	r.env.Log.Infof("Waiting for %d workloads to reach steady state (timeout %s)", len(p.workloads), time.Until(deadline).Round(time.Second))
-	waited, err := newWaiter(r.env, r.cfg.FailFast, r.cfg.FailFastAfter).Wait(ctx, p.workloads)
+	waited, err := waitSteady(ctx, r.env, p.workloads, r.cfg.FailFast, r.cfg.FailFastAfter)
 	if err != nil {
-		return nil, waitFailureReason(err), fmt.Errorf("wait for steady state: %w", err)
+		return nil, waitFailureReason(err), err
 	}
 	return waited, "", nil
 }
@@ -334,15 +304,9 @@ func (r *Rolling) deploy(ctx context.Context, applier *apply.Applier, p *rolling
 // runs on a short context of its own, since the step's may have ended
 // (timeout, SIGTERM).
 func (r *Rolling) fail(parent, ctx context.Context, p *rollingPlan, rel *release.Release, reason string, err error) (Result, error) {
-	reason = failureReason(parent, ctx, reason)
-	rel.Status = release.Failed
-	rel.Metadata.FailureReason = reason
-	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(parent), recordTimeout)
-	defer cancel()
-	if uerr := p.book.Update(recordCtx, rel); uerr != nil {
-		err = errors.Join(err, fmt.Errorf("record release %d as Failed: %w", rel.Number, uerr))
-	} else {
-		r.env.Log.Infof("Release %d recorded as Failed (%s)", rel.Number, reason)
+	rel.Metadata.FailureReason = failureReason(parent, ctx, reason)
+	if rerr := recordFailed(parent, r.env, p.book, rel, ""); rerr != nil {
+		err = errors.Join(err, rerr)
 	}
 	return r.result(p, rel, err), err
 }
@@ -367,18 +331,8 @@ func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollin
 	for _, id := range drop.VersionedResources() {
 		refs = append(refs, id.Ref())
 	}
-	refs, err := spare(ctx, r.env, applier, refs, r.owner())
-	if err != nil {
+	if _, err := deleteReported(ctx, r.env, applier, refs, r.owner(), "%s deleted"); err != nil {
 		return nil, fmt.Errorf("clean up releases %s: %w", list, err)
-	}
-	if len(refs) > 0 {
-		deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
-		for _, c := range deleted {
-			r.env.Log.Info(c.String())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("clean up releases %s: %w", list, err)
-		}
 	}
 	return drop, nil
 }
@@ -391,25 +345,11 @@ func (r *Rolling) prune(ctx context.Context, applier *apply.Applier, p *rollingP
 		r.env.Log.Info("Pruning: no earlier release with stored manifests; nothing to prune")
 		return nil
 	}
-	refs, err := pruneRefs(p.previous.Manifests, p.objects)
-	if err != nil {
-		return fmt.Errorf("prune: release %d: %w", p.previous.Number, err)
-	}
-	if refs, err = spare(ctx, r.env, applier, refs, r.owner()); err != nil {
-		return fmt.Errorf("prune: %w", err)
-	}
-	if len(refs) == 0 {
+	n, err := pruneStored(ctx, r.env, applier, r.owner(), p.previous, p.objects)
+	if err == nil && n == 0 {
 		r.env.Log.Info("Pruning: nothing to prune")
-		return nil
 	}
-	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
-	for _, c := range deleted {
-		r.env.Log.Infof("Pruned %s", c.Ref)
-	}
-	if err != nil {
-		return fmt.Errorf("prune: %w", err)
-	}
-	return nil
+	return err
 }
 
 // owner is the release the step deploys, the owner of what it applies.

@@ -75,19 +75,26 @@ func (f *fixture) resetLog() {
 	f.log.mu.Unlock()
 }
 
+// prepare starts a step's run: a fresh log, the fixture's namespace, and
+// the defaults of the fixture's steps where the test set none (release
+// "sample" where the step takes one).
+func (f *fixture) prepare(release, namespace *string, timeout *time.Duration, failFast *bool, failFastAfter *time.Duration) {
+	f.resetLog()
+	if release != nil && *release == "" {
+		*release = "sample"
+	}
+	*namespace = f.namespace
+	if *timeout == 0 {
+		*timeout = 2 * time.Minute
+	}
+	if *failFastAfter == 0 {
+		*failFast, *failFastAfter = true, 3*time.Second
+	}
+}
+
 func (f *fixture) rolling(cfg RollingConfig) (Result, error) {
 	f.t.Helper()
-	f.resetLog()
-	if cfg.Release == "" {
-		cfg.Release = "sample"
-	}
-	cfg.Namespace = f.namespace
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 2 * time.Minute
-	}
-	if cfg.FailFastAfter == 0 {
-		cfg.FailFast, cfg.FailFastAfter = true, 3*time.Second
-	}
+	f.prepare(&cfg.Release, &cfg.Namespace, &cfg.Timeout, &cfg.FailFast, &cfg.FailFastAfter)
 	return NewRolling(cfg, f.env).Run(context.Background())
 }
 

@@ -2,6 +2,8 @@ package steps
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kube-release/kube-release/internal/release"
@@ -76,23 +78,21 @@ func (s summary) writeTitle(b *strings.Builder) {
 	icon := ""
 	switch Status(s.Status) {
 	case StatusSucceeded:
-		icon = "✅ "
+		icon = "✅"
 	case StatusFailed:
-		icon = "❌ "
+		icon = "❌"
 	case StatusSkipped:
-		icon = "⏭️ "
+		icon = "⏭️"
 	}
-	fmt.Fprintf(b, "### %skube-release %s:", icon, s.Step)
+	words := []string{"###", icon, "kube-release", s.Step + ":"}
 	if s.Release != "" {
-		fmt.Fprintf(b, " `%s`", s.Release)
+		words = append(words, "`"+s.Release+"`")
 	}
 	if s.Number > 0 {
-		fmt.Fprintf(b, " release %d", s.Number)
+		words = append(words, "release", strconv.Itoa(s.Number))
 	}
-	if s.Status != "" {
-		fmt.Fprintf(b, " %s", s.Status)
-	}
-	b.WriteString("\n\n")
+	words = append(words, s.Status)
+	b.WriteString(strings.Join(slices.DeleteFunc(words, func(w string) bool { return w == "" }), " ") + "\n\n")
 	if s.Note != "" {
 		b.WriteString(s.Note + "\n\n")
 	}

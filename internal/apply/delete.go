@@ -8,13 +8,13 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/kube-release/kube-release/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // DeleteOptions are the options of one Delete.

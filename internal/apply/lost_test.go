@@ -12,10 +12,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/kube-release/kube-release/internal/kube"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kube-release/kube-release/internal/object"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/client-go/metadata"
 
 	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // Ownership. Every object a release applies carries its release in two

@@ -22,11 +22,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/kube-release/kube-release/internal/kube/typed"
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/rollout"
 )
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"sort"
 
-	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/rollout"
 )
 

@@ -1,9 +1,8 @@
 package release
 
 import (
-	"k8s.io/apimachinery/pkg/runtime/schema"
-
 	"github.com/kube-release/kube-release/internal/object"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // The formats name objects their own ways (Harness's KubernetesResourceId

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/kube-release/kube-release/internal/kube"
 	"github.com/kube-release/kube-release/internal/kube/typed"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // RevisionAnnotation is where the deployment controller numbers a

@@ -10,13 +10,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kube-release/kube-release/internal/object"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kube-release/kube-release/internal/kube/typed"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // ErrRevisionNotFound means the workload has no revision with the number

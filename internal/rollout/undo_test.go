@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 

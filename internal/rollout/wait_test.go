@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kube-release/kube-release/internal/object"
 	"k8s.io/utils/ptr"
 
+	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/testcluster"
 )
 

@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/kube-release/kube-release/internal/object"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/kube-release/kube-release/internal/kube/typed"
+	"github.com/kube-release/kube-release/internal/object"
 )
 
 // The kinds this package knows.
