@@ -205,11 +205,17 @@ type cellRun struct {
 }
 
 func (r *cellRun) env(step, manifests string, extra map[string]string) map[string]string {
-	env := adminEnv(r.c, r.ns, map[string]string{"PLUGIN_STEP": step, "PLUGIN_TIMEOUT": "3m"})
+	return stepEnv(r.c, r.ns, r.declarative, step, manifests, extra)
+}
+
+// stepEnv is the environment of a step of release web in ns, as the
+// admin, with a timeout that a loaded machine does not run out of.
+func stepEnv(c *testcluster.Cluster, ns string, declarative bool, step, manifests string, extra map[string]string) map[string]string {
+	env := adminEnv(c, ns, map[string]string{"PLUGIN_STEP": step, "PLUGIN_TIMEOUT": "3m"})
 	if manifests != "" {
 		env["PLUGIN_MANIFESTS"] = manifests
 	}
-	if r.declarative {
+	if declarative {
 		env["PLUGIN_ENABLE_DECLARATIVE_ROLLBACK"] = "true"
 	}
 	for k, v := range extra {

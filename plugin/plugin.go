@@ -83,8 +83,8 @@ func Exec(ctx context.Context, s *Settings, env Process) error {
 // step narrows the settings to the chosen step's own config.
 func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 	switch s.Step {
-	case StepRolling:
-		return steps.NewRolling(steps.RollingConfig{
+	case StepRolling, StepBlueGreen:
+		cfg := steps.RollingConfig{
 			Release:                s.Release,
 			Namespace:              namespace,
 			Manifests:              s.Manifests,
@@ -99,7 +99,15 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			TakeOwnership:          bool(s.TakeOwnership),
 			Render:                 s.renderConfig(),
 			Diff:                   bool(s.Diff),
-		}, env), nil
+		}
+		if s.Step == StepBlueGreen {
+			return steps.NewBlueGreen(cfg, env), nil
+		}
+		return steps.NewRolling(cfg, env), nil
+	case StepSwap:
+		return steps.NewSwap(steps.SwapConfig{Release: s.Release, Namespace: namespace, Timeout: s.Timeout}, env), nil
+	case StepStageScaleDown:
+		return steps.NewStageScaleDown(steps.SwapConfig{Release: s.Release, Namespace: namespace, Timeout: s.Timeout}, env), nil
 	case StepRollback:
 		return steps.NewRollback(steps.RollbackConfig{
 			Release:        s.Release,

@@ -19,19 +19,19 @@ import (
 // omitted setting as the empty string.
 type Settings struct {
 	// Step is the deploy step to run; it may instead be the first command-line argument.
-	Step StepName `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff or history (or the first command-line argument)"`
+	Step StepName `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff, history, bluegreen, swap or stage_scale_down (or the first command-line argument)"`
 	// Namespace is the target namespace; it defaults to the kubeconfig context's namespace, else default.
 	Namespace string `envconfig:"PLUGIN_NAMESPACE" desc:"target namespace (default: the kubeconfig context's namespace, else default)"`
 	// Release names the deployment target; the release history objects are named after it.
-	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling, rollback and history; apply and diff give templates its newest release number"`
+	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling, bluegreen, swap, stage_scale_down, rollback and history; apply and diff give templates its newest release number"`
 	// Manifests are the files, directories and globs to deploy.
-	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories (a kustomization is built) or globs, separated by commas or newlines; required for rolling, apply and diff"`
+	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories (a kustomization is built) or globs, separated by commas or newlines; required for rolling, bluegreen, apply and diff"`
 	// Values are the values files of the manifests' Go templates, merged in order.
-	Values List `envconfig:"PLUGIN_VALUES" desc:"rolling, apply, diff: YAML values files for the manifests' Go templates (.Values), merged in order, later files winning; never applied"`
+	Values List `envconfig:"PLUGIN_VALUES" desc:"rolling, bluegreen, apply, diff: YAML values files for the manifests' Go templates (.Values), merged in order, later files winning; never applied"`
 	// SkipRendering reads the manifests as they are, without templating.
-	SkipRendering Bool `envconfig:"PLUGIN_SKIP_RENDERING" desc:"rolling, apply, diff: do not execute the manifests as Go templates"`
+	SkipRendering Bool `envconfig:"PLUGIN_SKIP_RENDERING" desc:"rolling, bluegreen, apply, diff: do not execute the manifests as Go templates"`
 	// Images override the images of the workloads' containers.
-	Images List `envconfig:"PLUGIN_IMAGES" desc:"rolling, apply, diff: image overrides, name=image or image (e.g. registry.local/web=registry.local/web:1.4.2 or nginx:1.27), for every container and init container"`
+	Images List `envconfig:"PLUGIN_IMAGES" desc:"rolling, bluegreen, apply, diff: image overrides, name=image or image (e.g. registry.local/web=registry.local/web:1.4.2 or nginx:1.27), for every container and init container"`
 	// Timeout bounds the whole step, waiting for steady state included.
 	Timeout time.Duration `envconfig:"PLUGIN_TIMEOUT" default:"10m" desc:"how long the step may take, as a Go duration (e.g. 10m)"`
 
@@ -62,19 +62,19 @@ type Settings struct {
 	PipelineRun string `envconfig:"PLUGIN_PIPELINE_RUN" desc:"Tekton PipelineRun name ($(context.pipelineRun.name)), recorded on the release as the build that deployed it"`
 
 	// SkipDryRun applies without a server-side dry run first.
-	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, apply: skip the server-side dry run before applying"`
+	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, bluegreen, apply: skip the server-side dry run before applying"`
 	// CreateNamespace creates a missing target namespace that the manifests do not create themselves.
-	CreateNamespace Bool `envconfig:"PLUGIN_CREATE_NAMESPACE" desc:"rolling, apply: create the target namespace when it does not exist and the manifests do not hold it (like helm --create-namespace)"`
+	CreateNamespace Bool `envconfig:"PLUGIN_CREATE_NAMESPACE" desc:"rolling, bluegreen, apply: create the target namespace when it does not exist and the manifests do not hold it (like helm --create-namespace)"`
 	// TakeOwnership lets a release adopt objects another release owns.
-	TakeOwnership Bool `envconfig:"PLUGIN_TAKE_OWNERSHIP" desc:"rolling, apply: adopt objects of the manifests that another release owns (kube-release.io/release-name) instead of refusing to deploy"`
+	TakeOwnership Bool `envconfig:"PLUGIN_TAKE_OWNERSHIP" desc:"rolling, bluegreen, apply: adopt objects of the manifests that another release owns (kube-release.io/release-name) instead of refusing to deploy"`
 	// SkipResourceVersioning keeps ConfigMap and Secret names unchanged.
-	SkipResourceVersioning Bool `envconfig:"PLUGIN_SKIP_RESOURCE_VERSIONING" desc:"rolling: do not suffix ConfigMap and Secret names with the release number"`
+	SkipResourceVersioning Bool `envconfig:"PLUGIN_SKIP_RESOURCE_VERSIONING" desc:"rolling, bluegreen: do not suffix ConfigMap and Secret names with the release number"`
 	// FailFast gives up waiting as soon as a pod is stuck for FailFastAfter.
-	FailFast Bool `envconfig:"PLUGIN_FAIL_FAST" default:"true" desc:"rolling: stop waiting once a pod is stuck (image pull or crash loop)"`
+	FailFast Bool `envconfig:"PLUGIN_FAIL_FAST" default:"true" desc:"rolling, bluegreen, rollback, apply: stop waiting once a pod is stuck (image pull or crash loop)"`
 	// FailFastAfter is how long a pod may sit in ImagePullBackOff, CrashLoopBackOff and the like before the wait gives up.
-	FailFastAfter time.Duration `envconfig:"PLUGIN_FAIL_FAST_AFTER" default:"60s" desc:"rolling: how long a pod may be stuck before the wait gives up"`
+	FailFastAfter time.Duration `envconfig:"PLUGIN_FAIL_FAST_AFTER" default:"60s" desc:"rolling, bluegreen, rollback, apply: how long a pod may be stuck before the wait gives up"`
 	// EnableDeclarativeRollback keeps one Secret of manifests per release instead of versioning config.
-	EnableDeclarativeRollback Bool `envconfig:"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK" desc:"rolling: store each release's manifests and roll back by re-applying them"`
+	EnableDeclarativeRollback Bool `envconfig:"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK" desc:"rolling, bluegreen: store each release's manifests and roll back by re-applying them"`
 	// Pruning deletes objects of the previous release that the new one no longer has.
 	Pruning Bool `envconfig:"PLUGIN_PRUNING" desc:"rolling: delete objects of the previous release that are gone from the manifests"`
 
@@ -89,20 +89,20 @@ type Settings struct {
 	SkipSteadyStateCheck Bool `envconfig:"PLUGIN_SKIP_STEADY_STATE_CHECK" desc:"apply: do not wait for the applied workloads to become ready"`
 
 	// Diff prints, before applying, what the apply would change.
-	Diff Bool `envconfig:"PLUGIN_DIFF" desc:"rolling, apply: print a diff of each object against the live one (Secret values masked) before applying"`
+	Diff Bool `envconfig:"PLUGIN_DIFF" desc:"rolling, bluegreen, apply: print a diff of each object against the live one (Secret values masked) before applying"`
 	// DetailedExitcode makes the diff step exit 3 when there are changes.
 	DetailedExitcode Bool `envconfig:"PLUGIN_DETAILED_EXITCODE" desc:"diff: exit with 3 instead of 0 when an apply would change something"`
 	// Output is the format of the history step's listing.
 	Output steps.OutputFormat `envconfig:"PLUGIN_OUTPUT" default:"text" desc:"history: text or json"`
 
 	// LockTTL is how long a deploy lock outlives a run that died holding it.
-	LockTTL time.Duration `envconfig:"PLUGIN_LOCK_TTL" default:"2m" desc:"rolling, rollback, apply: how long the release's deploy lock outlives a run that dies holding it"`
+	LockTTL time.Duration `envconfig:"PLUGIN_LOCK_TTL" default:"2m" desc:"rolling, bluegreen, swap, stage_scale_down, rollback, apply: how long the release's deploy lock outlives a run that dies holding it"`
 	// LockWait is how long to wait for another run's deploy lock.
-	LockWait time.Duration `envconfig:"PLUGIN_LOCK_WAIT" default:"0s" desc:"rolling, rollback, apply: how long to wait for a deploy lock another run holds (0: fail at once)"`
+	LockWait time.Duration `envconfig:"PLUGIN_LOCK_WAIT" default:"0s" desc:"rolling, bluegreen, swap, stage_scale_down, rollback, apply: how long to wait for a deploy lock another run holds (0: fail at once)"`
 	// ForceUnlock takes the deploy lock even when another run holds it.
-	ForceUnlock Bool `envconfig:"PLUGIN_FORCE_UNLOCK" desc:"rolling, rollback, apply: take the release's deploy lock even if another run holds it"`
+	ForceUnlock Bool `envconfig:"PLUGIN_FORCE_UNLOCK" desc:"rolling, bluegreen, swap, stage_scale_down, rollback, apply: take the release's deploy lock even if another run holds it"`
 	// OwnerCheck says what happens when another repository deploys the release.
-	OwnerCheck steps.OwnerCheck `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling: when the release was last deployed from another repository, warn or fail"`
+	OwnerCheck steps.OwnerCheck `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling, bluegreen: when the release was last deployed from another repository, warn or fail"`
 }
 
 // StepName names a deploy step.
@@ -115,6 +115,10 @@ const (
 	StepApply    StepName = "apply"
 	StepDiff     StepName = "diff"
 	StepHistory  StepName = "history"
+	// The blue/green steps: stage deploy, swap, stage scale down.
+	StepBlueGreen      StepName = "bluegreen"
+	StepSwap           StepName = "swap"
+	StepStageScaleDown StepName = "stage_scale_down"
 )
 
 // stepSpec is what a step requires of the settings.
@@ -133,6 +137,9 @@ func stepSpecs() []stepSpec {
 		{step: StepApply, needsManifests: true},
 		{step: StepDiff, needsManifests: true},
 		{step: StepHistory, needsRelease: true},
+		{step: StepBlueGreen, needsRelease: true, needsManifests: true},
+		{step: StepSwap, needsRelease: true},
+		{step: StepStageScaleDown, needsRelease: true},
 	}
 }
 

@@ -132,7 +132,7 @@ func TestDefaultSettings(t *testing.T) {
 
 func TestKnownSteps(t *testing.T) {
 	got := KnownSteps()
-	want := []StepName{StepRolling, StepRollback, StepApply, StepDiff, StepHistory}
+	want := []StepName{StepRolling, StepRollback, StepApply, StepDiff, StepHistory, StepBlueGreen, StepSwap, StepStageScaleDown}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("KnownSteps() = %v, want %v", got, want)
 	}

@@ -145,11 +145,17 @@ func (s *Settings) check() []Problem {
 		// release, which only a declarative release stores.
 		add(envPruning, "needs %s: pruning compares with the manifests a declarative release stores", envEnableDeclarativeRollback)
 	}
-	if known && bool(s.CreateNamespace) && s.Step != StepRolling && s.Step != StepApply {
-		add(envCreateNamespace, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
+	deploys := s.Step == StepRolling || s.Step == StepBlueGreen || s.Step == StepApply
+	if known && bool(s.CreateNamespace) && !deploys {
+		add(envCreateNamespace, "applies only to steps %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepApply, s.Step)
 	}
-	if known && bool(s.TakeOwnership) && s.Step != StepRolling && s.Step != StepApply {
-		add(envTakeOwnership, "applies only to steps %q and %q, not %q", StepRolling, StepApply, s.Step)
+	if known && bool(s.TakeOwnership) && !deploys {
+		add(envTakeOwnership, "applies only to steps %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepApply, s.Step)
+	}
+	if bool(s.Pruning) && s.Step == StepBlueGreen {
+		// The release before a stage deploy is the other colour's: its
+		// objects are what users are served by.
+		add(envPruning, "does not apply to step %q: the last successful release is the other colour's, which keeps serving", StepBlueGreen)
 	}
 	switch s.OnFirstFailure {
 	case "", steps.OnFirstFailureKeep, steps.OnFirstFailureDelete:

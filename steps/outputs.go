@@ -19,6 +19,10 @@ const (
 	OutputToChange                = "to_change"
 	OutputUnchanged               = "unchanged"
 	OutputReleases                = "releases"
+	OutputPrimaryService          = "primary_service"
+	OutputStageService            = "stage_service"
+	OutputPrimaryColor            = "primary_color"
+	OutputStageColor              = "stage_color"
 )
 
 // OutputKey documents one output key.
@@ -36,13 +40,13 @@ type OutputKey struct {
 // under another.
 func OutputKeys() []OutputKey {
 	return []OutputKey{
-		{OutputRelease, []string{"rolling", "rollback", "history"}, "the release name"},
-		{OutputReleaseNumber, []string{"rolling", "rollback", "history"}, "rolling: the number of the release it created (empty when it failed before recording one, as in a failed dry run); rollback: the number of the release it returned to (empty when it did not roll back); history: the newest release (empty for none)"},
-		{OutputPreviousReleaseNumber, []string{"rolling", "history"}, "the last successful release before this one, or before the newest (empty for none): what a rollback returns to"},
+		{OutputRelease, []string{"rolling", "bluegreen", "swap", "stage_scale_down", "rollback", "history"}, "the release name"},
+		{OutputReleaseNumber, []string{"rolling", "bluegreen", "swap", "stage_scale_down", "rollback", "history"}, "rolling, bluegreen: the number of the release it created (empty when it failed before recording one, as in a failed dry run); rollback: the number of the release it returned to (empty when it did not roll back); swap: the release it routed users to; stage_scale_down: the release it scaled down (empty for none); history: the newest release (empty for none)"},
+		{OutputPreviousReleaseNumber, []string{"rolling", "bluegreen", "history"}, "the last successful release before this one, or before the newest (empty for none): what a rollback returns to"},
 		{OutputRolledBackReleaseNumber, []string{"rollback"}, "the number of the release that was rolled back (empty when there was none)"},
-		{OutputStatus, []string{"rolling", "rollback", "apply", "history"}, "rolling, apply: Succeeded or Failed; rollback: Succeeded, Failed or Skipped; history: the newest release's status"},
-		{OutputWorkloads, []string{"rolling"}, "the managed workloads, comma-separated (Deployment/web,StatefulSet/db)"},
-		{OutputImages, []string{"rolling", "apply"}, "the container images deployed, comma-separated"},
+		{OutputStatus, []string{"rolling", "bluegreen", "swap", "stage_scale_down", "rollback", "apply", "history"}, "rolling, bluegreen, swap, apply: Succeeded or Failed; stage_scale_down, rollback: Succeeded, Failed or Skipped; history: the newest release's status"},
+		{OutputWorkloads, []string{"rolling", "bluegreen"}, "the managed workloads, comma-separated (Deployment/web,StatefulSet/db)"},
+		{OutputImages, []string{"rolling", "bluegreen", "apply"}, "the container images deployed, comma-separated"},
 		{OutputApplied, []string{"apply"}, "how many objects were applied"},
 		{OutputChanges, []string{"apply", "diff"}, "apply: the change set, one \"Kind/namespace/name created|configured|unchanged\" a line; diff: the objects an apply would create or change, \"Kind/namespace/name create|change\" a line (both cut at 2 KB with \"... and N more\")"},
 		{OutputChangesFound, []string{"diff"}, "true when an apply would create or change an object, else false"},
@@ -50,5 +54,9 @@ func OutputKeys() []OutputKey {
 		{OutputToChange, []string{"diff"}, "how many objects an apply would change"},
 		{OutputUnchanged, []string{"diff"}, "how many objects an apply would leave unchanged"},
 		{OutputReleases, []string{"history"}, "how many releases the history holds, both formats together"},
+		{OutputPrimaryService, []string{"bluegreen", "swap", "stage_scale_down", "rollback"}, "blue/green: the primary Service, the one users reach"},
+		{OutputStageService, []string{"bluegreen", "swap", "stage_scale_down", "rollback"}, "blue/green: the stage Service, which selects the colour waiting for a swap"},
+		{OutputPrimaryColor, []string{"bluegreen", "swap", "stage_scale_down", "rollback"}, "blue/green: the colour the primary Service selects once the step is done (blue or green)"},
+		{OutputStageColor, []string{"bluegreen", "swap", "stage_scale_down", "rollback"}, "blue/green: the colour the stage Service selects once the step is done"},
 	}
 }

@@ -18,6 +18,9 @@ import (
 // by the rule of its format (see cleanup).
 func (r *Rolling) cleanupDrop(p *rollingPlan) release.History {
 	h := p.book.Stored(r.format())
+	if r.strategy != nil {
+		return r.strategy.cleanup(h, p.number)
+	}
 	if r.cfg.Declarative {
 		_, drop := h.DeclarativeCleanup(p.number)
 		return drop

@@ -86,6 +86,8 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 		return rb.failed(nil, plan.current, "", err)
 	case plan.skip:
 		return rb.result(rollbackSkipped, nil, nil, ""), nil
+	case plan.current.Color.Valid() && rb.cfg.RollbackTo == 0:
+		return rb.blueGreen(ctx, stepCtx, plan.current)
 	}
 	current, target := plan.current, plan.target
 	evidence := rb.evidence(stepCtx, current)
@@ -134,6 +136,12 @@ func (rb *Rollback) choose(ctx context.Context) (rollbackPlan, error) {
 	}
 	if current.Status == release.InProgress {
 		log.Infof("Release %d is InProgress: its run ended without recording an outcome", current.Number)
+	}
+	if current.Color.Valid() && rb.cfg.RollbackTo == 0 {
+		// A blue/green release, whatever its status: swapped in, it is
+		// rolled back by swapping back; not, by recording it Failed, so
+		// that no swap routes users to it (see Rollback.blueGreen).
+		return rollbackPlan{current: current}, nil
 	}
 	if rb.cfg.ReleaseNumber == 0 && rb.cfg.RollbackTo == 0 && current.Status == release.Succeeded {
 		log.Info("No failed release found. Skipping rollback.")

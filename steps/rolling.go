@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kube-release/kube-release/internal/apply"
 	"github.com/kube-release/kube-release/internal/logging"
@@ -54,12 +55,38 @@ type RollingConfig struct {
 type Rolling struct {
 	base[RollingConfig]
 	src source
+	// strategy is what a blue/green deploy changes in the pipeline; nil
+	// for a rolling deploy.
+	strategy strategy
+}
+
+// strategy is what a deploy strategy changes in the rolling deploy's
+// pipeline: how the manifests are shaped, which workloads it waits for,
+// which releases its cleanup drops, what it records and reports.
+type strategy interface {
+	// step names the step, in its summary.
+	step() string
+	// shape edits the rendered manifests of release p.number before the
+	// filters, and returns the versioning filter of its config.
+	shape(ctx context.Context, p *rollingPlan, nodes []*yaml.RNode) ([]*yaml.RNode, versioning.Filter, error)
+	// workloads are those it waits for and records.
+	workloads(nodes []*yaml.RNode) []object.Ref
+	// cleanup is the releases of h that leave the history before release
+	// number is recorded.
+	cleanup(h release.History, number int) release.History
+	// staleConfig is the config the cleanup deletes with the releases it
+	// drops from h, given the objects of the release to deploy.
+	staleConfig(h, drop release.History, next []release.ResourceID) []release.ResourceID
+	// mark adds the strategy's fields to the release it records.
+	mark(rel *release.Release)
+	// report adds the strategy's outputs and facts.
+	report(outputs []Output, s *summary) []Output
 }
 
 // NewRolling returns the rolling step.
 func NewRolling(cfg RollingConfig, env Env) *Rolling {
 	src := source{cfg.Release, cfg.Namespace, cfg.Manifests, cfg.Render, cfg.CreateNamespace, renderedManifests{}}
-	return &Rolling{base[RollingConfig]{cfg, env}, src}
+	return &Rolling{base: base[RollingConfig]{cfg, env}, src: src}
 }
 
 // rollingPlan is everything prepared before the cluster is changed.
@@ -138,26 +165,9 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	version := versioning.Filter{Release: p.number}
-	if r.cfg.SkipResourceVersioning || r.cfg.Declarative {
-		version = versioning.Filter{}
-	}
-	if nodes, err = filter(nodes, version, manifest.ReleaseLabelFilter{Release: r.cfg.Release}, r.owner().Filter()); err != nil {
+	if err := r.plan(ctx, p, nodes); err != nil {
 		return nil, err
 	}
-	p.resources = resources(nodes)
-	p.workloads = managedWorkloads(nodes)
-	p.images = manifest.Images(nodes)
-	logManifests(log, nodes)
-	if p.objects, err = toUnstructured(nodes); err != nil {
-		return nil, err
-	}
-	if r.cfg.Declarative {
-		if p.manifests, err = encodeManifests(nodes); err != nil {
-			return nil, err
-		}
-	}
-
 	logResources(log, p.resources)
 	log.Infof("Current release number is: %d", p.number)
 	if p.previous != nil {
@@ -166,6 +176,41 @@ func (r *Rolling) prepare(ctx context.Context) (*rollingPlan, error) {
 		log.Info("No previous successful release found.")
 	}
 	return p, nil
+}
+
+// plan shapes (for a strategy), versions and labels the rendered manifests,
+// and fills p with what the deploy applies, waits for and records.
+func (r *Rolling) plan(ctx context.Context, p *rollingPlan, nodes []*yaml.RNode) error {
+	version := versioning.Filter{Release: p.number}
+	if r.cfg.SkipResourceVersioning || r.cfg.Declarative {
+		version = versioning.Filter{}
+	}
+	var err error
+	if r.strategy != nil {
+		if nodes, version, err = r.strategy.shape(ctx, p, nodes); err != nil {
+			return err
+		}
+		// The strategy's cleanup is known now, and with it what a
+		// rollback returns to.
+		p.previous = p.book.HistoryWithout(r.format(), numbersIn(r.cleanupDrop(p))...).LastSuccessful(p.number)
+	}
+	if nodes, err = filter(nodes, version, manifest.ReleaseLabelFilter{Release: r.cfg.Release}, r.owner().Filter()); err != nil {
+		return err
+	}
+	p.resources = resources(nodes)
+	p.workloads = managedWorkloads(nodes)
+	if r.strategy != nil {
+		p.workloads = r.strategy.workloads(nodes)
+	}
+	p.images = manifest.Images(nodes)
+	logManifests(r.env.Log, nodes)
+	if p.objects, err = toUnstructured(nodes); err != nil {
+		return err
+	}
+	if r.cfg.Declarative {
+		p.manifests, err = encodeManifests(nodes)
+	}
+	return err
 }
 
 // readHistory reads the release's history, both formats, and numbers the
@@ -224,6 +269,9 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 		rel.Workloads[i].Revision = w.Revision
 		log.Infof("%s ready at revision %s", w.Workload, w.Revision)
 	}
+	if rel.ManagedWorkload != nil && len(rel.Workloads) > 0 {
+		rel.ManagedWorkload.Revision = rel.Workloads[0].Revision
+	}
 	rel.Status = release.Succeeded
 	if err := p.book.Update(ctx, rel); err != nil {
 		return r.fail(parent, ctx, p, rel, "record", fmt.Errorf("record release %d as Succeeded: %w", rel.Number, err))
@@ -251,6 +299,9 @@ func (r *Rolling) newRelease(p *rollingPlan) *release.Release {
 	}
 	for i, w := range p.workloads {
 		rel.Workloads[i] = release.Workload{ID: release.ResourceIDOf(w, false)}
+	}
+	if r.strategy != nil {
+		r.strategy.mark(rel)
 	}
 	return rel
 }
@@ -328,7 +379,11 @@ func (r *Rolling) cleanup(ctx context.Context, applier *apply.Applier, p *rollin
 		r.env.Log.Infof("Release numbers to be deleted are: %s", list)
 	}
 	var refs []object.Ref
-	for _, id := range drop.VersionedResources() {
+	config := drop.VersionedResources()
+	if r.strategy != nil {
+		config = r.strategy.staleConfig(p.book.Stored(r.format()), drop, p.resources)
+	}
+	for _, id := range config {
 		refs = append(refs, id.Ref())
 	}
 	if _, err := deleteReported(ctx, r.env, applier, refs, r.owner(), "%s deleted"); err != nil {
@@ -350,6 +405,14 @@ func (r *Rolling) prune(ctx context.Context, applier *apply.Applier, p *rollingP
 		r.env.Log.Info("Pruning: nothing to prune")
 	}
 	return err
+}
+
+// step names the step.
+func (r *Rolling) step() string {
+	if r.strategy != nil {
+		return r.strategy.step()
+	}
+	return "rolling"
 }
 
 // owner is the release the step deploys, the owner of what it applies.
@@ -409,7 +472,7 @@ func (r *Rolling) result(p *rollingPlan, rel *release.Release, failure error) Re
 		previous = "none"
 	}
 	s := summary{
-		Step:      "rolling",
+		Step:      r.step(),
 		Release:   r.cfg.Release,
 		Namespace: r.cfg.Namespace,
 		Number:    rel.Number,
@@ -418,6 +481,9 @@ func (r *Rolling) result(p *rollingPlan, rel *release.Release, failure error) Re
 		Images:    p.images,
 		Tables:    workloadTable(rel.Workloads),
 		Failure:   failure,
+	}
+	if r.strategy != nil {
+		outputs = r.strategy.report(outputs, &s)
 	}
 	return Result{Outputs: outputs, Summary: s.Markdown()}
 }

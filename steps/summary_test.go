@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/kio"
 
 	"github.com/kube-release/kube-release/internal/apply"
+	"github.com/kube-release/kube-release/internal/bluegreen"
 	"github.com/kube-release/kube-release/internal/diff"
 	"github.com/kube-release/kube-release/internal/object"
 	"github.com/kube-release/kube-release/internal/release"
@@ -46,7 +48,23 @@ func TestStepSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	bg := NewBlueGreen(RollingConfig{Release: "web", Namespace: "prod"}, Env{})
+	bg.strategy.(*stageDeploy).stage = stageOf(t, bluegreen.LiveService{Name: "web"})
+	blue := &release.Release{Number: 1, Status: release.Succeeded, Color: release.Blue, Environment: release.StageEnvironment,
+		Workloads: []release.Workload{{ID: release.ResourceID{Kind: "Deployment", Name: "web-blue", Namespace: "prod"}, Revision: "1"}}}
+	swap := NewSwap(SwapConfig{Release: "web", Namespace: "prod"}, Env{})
+	swapPlan, err := bluegreen.PlanSwap(
+		bluegreen.LiveService{Name: "web", Exists: true, Selector: map[string]string{"app": "web", "harness.io/color": "green"}},
+		bluegreen.LiveService{Name: "web-stage", Exists: true, Selector: map[string]string{"app": "web", "harness.io/color": "blue"}},
+		release.Blue)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range []struct{ name, got string }{
+		{"bluegreen-first", bg.result(&rollingPlan{images: []string{"registry.local/web:1"}}, blue, nil).Summary},
+		{"swap-succeeded", swap.result(statusSucceeded, blue, swapPlan, nil).Summary},
+		{"swap-refused", must(swap.failed(blue, swapPlan, errors.New("service prod/web would select no ready pod (selector app=web,harness.io/color=blue, colour blue has 0 pods, none ready): nothing was changed; deploy blue again, or wait for its pods, before swapping")))},
 		{"rolling-succeeded", rolling.result(plan, succeeded, nil).Summary},
 		{"rolling-failed", rolling.result(&rollingPlan{}, failed, waitErr).Summary},
 		{"rolling-not-recorded", rolling.notRecorded(plan, errors.New(`dry run (nothing was changed): Service prod/web: spec.ports[0].port: Invalid value: 0`)).Summary},
@@ -68,6 +86,38 @@ func TestStepSummaries(t *testing.T) {
 }
 
 func must(res Result, _ error) string { return res.Summary }
+
+// stageOf prepares the stage deploy of a one-Service app, the primary
+// Service as the cluster has it being primary.
+func stageOf(t *testing.T, primary bluegreen.LiveService) *bluegreen.Stage {
+	t.Helper()
+	nodes, err := kio.FromBytes([]byte(`apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: prod}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: prod}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: registry.local/web:1}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	services, nodes, err := bluegreen.PickServices(nodes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, err := bluegreen.PrepareStage(nodes, services, primary, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stage
+}
 
 // Tables cap their rows, escape pipes and show empty cells as dashes.
 func TestSummaryTable(t *testing.T) {
