@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -504,6 +505,155 @@ func TestBlueGreenBadManifests(t *testing.T) {
 				t.Errorf("history written: %v", h)
 			}
 			assertUnlocked(t, r.cs, r.ns, "web")
+		})
+	}
+}
+
+// harnessBGState is a namespace as Harness's Blue/Green leaves it after
+// two stage deploys and one swap: green (release 2) serves through web,
+// blue (release 3) waits behind web-stage, which Harness made from web and
+// did not annotate. Nothing of it is written by kube-release.
+func (r *bgRun) harnessBGState(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for _, c := range []struct {
+		color string
+		n     int
+	}{{"green", 2}, {"blue", 3}} {
+		labels := map[string]string{"app": "web", "harness.io/color": c.color}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-config-%d", c.n)}, Data: map[string]string{"version": fmt.Sprint(c.n)}}
+		if _, err := r.cs.CoreV1().ConfigMaps(r.ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		d := deploymentOf("web-"+c.color, labels, fmt.Sprintf("registry.local/web:%d", c.n))
+		if _, err := r.cs.AppsV1().Deployments(r.ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, color := range map[string]string{"web": "green", "web-stage": "blue"} {
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": "web", "harness.io/color": color},
+			Ports:    []corev1.ServicePort{{Port: 80}},
+		}}
+		if _, err := r.cs.CoreV1().Services(r.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r.declarative {
+		for _, c := range []struct {
+			n          int
+			color, env string
+		}{{2, "green", "primary"}, {3, "blue", "stage"}} {
+			manifests := fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: %s\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web-stage\n  namespace: %s\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-%s\n  namespace: %s\n", r.ns, r.ns, c.color, r.ns)
+			s := &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("harness.release.web.%d", c.n), Labels: map[string]string{
+					"owner": "harness", "release": "web", "release-number": fmt.Sprint(c.n), "status": "Succeeded",
+					"color": c.color, "harness.io/bg-environment": c.env,
+				}},
+				Type: "harness.io/release/v2",
+				Data: map[string][]byte{"release": gzipped(t, manifests)},
+			}
+			if _, err := r.cs.CoreV1().Secrets(r.ns).Create(ctx, s, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	var history strings.Builder
+	history.WriteString("releases: \n")
+	for _, c := range []struct {
+		n          int
+		color, env string
+	}{{3, "blue", "stage"}, {2, "green", "primary"}} {
+		fmt.Fprintf(&history, `- bgEnvironment: %[3]s
+  customWorkloads: []
+  managedWorkload: 
+    name: web-%[2]s
+    kind: Deployment
+    namespace: %[4]s
+  managedWorkloadRevision: '1'
+  managedWorkloads: []
+  number: %[1]d
+  resources: 
+  - name: web-config-%[1]d
+    kind: ConfigMap
+    namespace: %[4]s
+    versioned: true
+  - name: web
+    kind: Service
+    namespace: %[4]s
+  - name: web-%[2]s
+    kind: Deployment
+    namespace: %[4]s
+  - name: web-stage
+    kind: Service
+    namespace: %[4]s
+  resourcesWithSpec: []
+  status: Succeeded
+`, c.n, c.color, c.env, r.ns)
+	}
+	history.WriteString("version: v1\n")
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Data: map[string]string{"releaseHistory": history.String()}}
+	if _, err := r.cs.CoreV1().ConfigMaps(r.ns).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deploymentOf is a Deployment as Harness applies a coloured one: the
+// release label on its pods, not in its selector.
+func deploymentOf(name string, labels map[string]string, image string) *appsv1.Deployment {
+	one := int32(1)
+	pods := map[string]string{"harness.io/release-name": "web"}
+	for k, v := range labels {
+		pods[k] = v
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &one,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: pods},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}},
+			},
+		},
+	}
+}
+
+// A Blue/Green release Harness deployed, in either history format, is
+// swapped, deployed to and rolled back by kube-release.
+func TestBlueGreenContinuesHarnessHistory(t *testing.T) {
+	for _, declarative := range []bool{false, true} {
+		t.Run(map[bool]string{false: "legacy", true: "declarative"}[declarative], func(t *testing.T) {
+			r := newBGRun(t, declarative)
+			r.harnessBGState(t)
+			r.waitEndpoints(t, "green")
+
+			_, out := r.step(t, "swap", 0, "", 0)
+			wantOutputs(t, "swap", out, "release_number=3", "primary_color=blue", "stage_color=green")
+			r.wantColors(t, "blue", "green")
+			r.waitEndpoints(t, "blue")
+			r.wantRelease(t, 3, release.Succeeded, release.Blue, release.PrimaryEnvironment)
+			r.wantRelease(t, 2, release.Succeeded, release.Green, release.StageEnvironment)
+
+			_, out = r.step(t, "bluegreen", 4, "", 0)
+			wantOutputs(t, "bluegreen 4", out, "release_number=4", "primary_color=blue", "stage_color=green", "previous_release_number=3")
+			if got := r.image(t, "green"); got != "registry.local/web:4" {
+				t.Errorf("green runs %s", got)
+			}
+			r.wantRelease(t, 4, release.Succeeded, release.Green, release.StageEnvironment)
+			if h := r.history(t); h.Get(2) != nil {
+				t.Errorf("release 2, of the stage colour, is still in the history")
+			}
+			r.step(t, "swap", 0, "", 0)
+			r.wantColors(t, "green", "blue")
+			r.waitEndpoints(t, "green")
+
+			_, out = r.step(t, "rollback", 0, "", 0)
+			wantOutputs(t, "rollback", out, "release_number=3", "rolled_back_release_number=4", "primary_color=blue")
+			r.wantColors(t, "blue", "green")
+			r.waitEndpoints(t, "blue")
+			r.wantRelease(t, 3, release.Succeeded, release.Blue, release.PrimaryEnvironment)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -177,37 +178,78 @@ type servicePair struct {
 }
 
 // findServices finds the primary and stage Service of rel among the
-// Services it recorded: the stage one is annotated harness.io/stage-service
-// (the stage Service a deploy makes from the primary is too), the primary
-// one is the other. Harness's histories and kube-release's both record the
-// Services by name, so this serves a history either wrote.
+// Services it recorded, as the cluster has them. Harness's histories and
+// kube-release's both record the Services by name, so this serves a
+// history either wrote.
 func findServices(ctx context.Context, env Env, namespace string, rel *release.Release) (servicePair, error) {
-	var pair servicePair
-	var primaries, stages []string
+	var found []liveAnnotated
 	for _, id := range rel.Resources {
 		if id.Kind != "Service" {
 			continue
 		}
 		obj, err := env.Clients.Dynamic.Resource(services).Namespace(namespace).Get(ctx, id.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return pair, fmt.Errorf("service %s/%s of release %d: %w: it was deleted since the release was deployed; deploy again to re-create it", namespace, id.Name, rel.Number, bluegreen.ErrServiceNotFound)
+			return servicePair{}, fmt.Errorf("service %s/%s of release %d: %w: it was deleted since the release was deployed; deploy again to re-create it", namespace, id.Name, rel.Number, bluegreen.ErrServiceNotFound)
 		}
 		if err != nil {
-			return pair, fmt.Errorf("service %s/%s: %w", namespace, id.Name, err)
+			return servicePair{}, fmt.Errorf("service %s/%s: %w", namespace, id.Name, err)
 		}
 		live := bluegreen.LiveService{Name: id.Name, Exists: true}
 		live.Selector, _, _ = unstructured.NestedStringMap(obj.Object, "spec", "selector")
-		if manifest.HasTrue(obj.GetAnnotations(), manifest.StageServiceAnnotation) {
-			pair.Stage, stages = live, append(stages, id.Name)
-		} else {
-			pair.Primary, primaries = live, append(primaries, id.Name)
-		}
+		found = append(found, liveAnnotated{live, obj.GetAnnotations()})
 	}
-	if len(primaries) != 1 || len(stages) != 1 {
-		return pair, fmt.Errorf("release %d records Services %s as primary and %s as stage (annotated %s): want exactly one of each",
-			rel.Number, listOrNone(primaries), listOrNone(stages), manifest.StageServiceAnnotation)
+	pair, ok := classifyServices(found)
+	if !ok {
+		names := make([]string, len(found))
+		for i, f := range found {
+			names[i] = f.Name
+		}
+		return pair, fmt.Errorf("release %d records Services %s: cannot tell its primary and stage Service apart; mark them %s and %s",
+			rel.Number, listOrNone(names), manifest.PrimaryServiceAnnotation, manifest.StageServiceAnnotation)
 	}
 	return pair, nil
+}
+
+type liveAnnotated struct {
+	bluegreen.LiveService
+	annotations map[string]string
+}
+
+// classifyServices tells the primary Service from the stage one as a stage
+// deploy chose them: by their annotations, else the stage one is the
+// primary's copy, <primary>-stage (which Harness leaves unannotated).
+func classifyServices(found []liveAnnotated) (servicePair, bool) {
+	var pair servicePair
+	var rest []bluegreen.LiveService
+	for _, f := range found {
+		switch {
+		case manifest.HasTrue(f.annotations, manifest.StageServiceAnnotation) && !pair.Stage.Exists:
+			pair.Stage = f.LiveService
+		case manifest.HasTrue(f.annotations, manifest.PrimaryServiceAnnotation) && !pair.Primary.Exists:
+			pair.Primary = f.LiveService
+		default:
+			rest = append(rest, f.LiveService)
+		}
+	}
+	if !pair.Primary.Exists {
+		// Unmarked, the primary is the only one left beside the stage
+		// Service, or the one whose copy is there too.
+		for i, s := range rest {
+			if (pair.Stage.Exists && len(rest) == 1) || slices.ContainsFunc(rest, func(o bluegreen.LiveService) bool { return o.Name == s.Name+bluegreen.StageSuffix }) {
+				pair.Primary, rest = s, slices.Delete(rest, i, i+1)
+				break
+			}
+		}
+	}
+	if !pair.Stage.Exists && pair.Primary.Exists {
+		for i, s := range rest {
+			if s.Name == pair.Primary.Name+bluegreen.StageSuffix {
+				pair.Stage, rest = s, slices.Delete(rest, i, i+1)
+				break
+			}
+		}
+	}
+	return pair, pair.Primary.Exists && pair.Stage.Exists && len(rest) == 0
 }
 
 func listOrNone(names []string) string {
