@@ -3,9 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/kube-release/kube-release/internal/bluegreen"
+	"github.com/kube-release/kube-release/internal/manifest"
+	"github.com/kube-release/kube-release/internal/release"
 )
 
 // TestSmoke runs the harness once on case a (one run of each tool) and
@@ -64,4 +74,100 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("the report has no %q:\n%s", part, out.String())
 		}
 	}
+}
+
+// TestColorByHand checks that the kubectl run of case f applies what
+// kube-release's stage deploy does: the Deployment under the same name,
+// with the same selector and pod labels, and both Services selecting the
+// same colours.
+func TestColorByHand(t *testing.T) {
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	app, err := writeApp(filepath.Join(dir, "app"), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, err := writeBlueGreenApp(filepath.Join(dir, "bluegreen"), app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, primary := range []release.Color{release.Green, release.Blue} {
+		hand := filepath.Join(dir, "by-hand-"+string(primary))
+		if err := writeBlueGreenVersion(hand, bg, "t1", primary); err != nil {
+			t.Fatal(err)
+		}
+		got := colored(t, readNodes(t, hand))
+		nodes := readNodes(t, bg)
+		services, nodes, err := bluegreen.PickServices(nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := bluegreen.LiveService{Name: primaryService, Exists: true, Selector: map[string]string{"app": "web", manifest.ColorLabel: string(primary)}}
+		stage, err := bluegreen.PrepareStage(nodes, services, live, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := colored(t, stage.Nodes); !reflect.DeepEqual(got, want) {
+			t.Errorf("primary %s: by hand\n%v\nkube-release\n%v", primary, got, want)
+		}
+		data, err := os.ReadFile(filepath.Join(hand, "web.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "image: registry.local/web:t1") {
+			t.Errorf("primary %s: the image is not retagged:\n%s", primary, data)
+		}
+	}
+}
+
+func readNodes(t *testing.T, dir string) []*yaml.RNode {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []*yaml.RNode
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := kio.FromBytes(data)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		nodes = append(nodes, n...)
+	}
+	return nodes
+}
+
+// colored is what the colours change of the Deployments and Services:
+// their names, and their selectors and pod labels.
+func colored(t *testing.T, nodes []*yaml.RNode) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, n := range nodes {
+		var paths [][]string
+		switch n.GetKind() {
+		case "Deployment":
+			paths = [][]string{{"spec", "selector", "matchLabels"}, {"spec", "template", "metadata", "labels"}}
+		case "Service":
+			paths = [][]string{{"spec", "selector"}}
+		default:
+			continue
+		}
+		var fields []string
+		for _, p := range paths {
+			v, err := n.Pipe(yaml.Lookup(p...))
+			if err != nil || v == nil {
+				t.Fatalf("%s/%s: no %v: %v", n.GetKind(), n.GetName(), p, err)
+			}
+			fields = append(fields, strings.TrimSpace(v.MustString()))
+		}
+		out[n.GetKind()+"/"+n.GetName()] = fields
+	}
+	return out
 }

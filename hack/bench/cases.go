@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kube-release/kube-release/internal/bluegreen"
+	"github.com/kube-release/kube-release/internal/manifest"
 	"github.com/kube-release/kube-release/internal/release"
 
 	"github.com/kube-release/kube-release/internal/kube/typed/typedtest"
@@ -18,11 +24,12 @@ import (
 
 // Names of the series the targets refer to.
 const (
-	peerDeploy   = "kubectl apply + rollout status"
-	peerSSA      = "kubectl apply --server-side"
-	peerUndo     = "kubectl rollout undo + rollout status"
-	peerVersion  = "kubectl version --client"
-	peerBadUsage = "kubectl apply without -f (exit 1)"
+	peerDeploy    = "kubectl apply + rollout status"
+	peerSSA       = "kubectl apply --server-side"
+	peerUndo      = "kubectl rollout undo + rollout status"
+	peerVersion   = "kubectl version --client"
+	peerBadUsage  = "kubectl apply without -f (exit 1)"
+	peerBlueGreen = "kubectl get + apply + rollout status + 2 patches"
 
 	deployLegacy      = "kube-release rolling (legacy history)"
 	deploySkipDryRun  = "kube-release rolling, skip_dry_run"
@@ -36,6 +43,8 @@ const (
 	rolledDecl        = "kube-release rolling (declarative), before each rollback"
 	startVersion      = "kube-release --version"
 	startInvalid      = "kube-release, invalid settings (exit 2)"
+	blueGreenLegacy   = "kube-release bluegreen + swap (legacy history)"
+	blueGreenDecl     = "kube-release bluegreen + swap, enable_declarative_rollback"
 )
 
 const (
@@ -47,18 +56,23 @@ const (
 // deploy is one kube-release rolling deploy of a new version of the app.
 func (b *bench) deploy(namespace string, extra map[string]string) func(context.Context) (sample, error) {
 	return func(ctx context.Context) (sample, error) {
-		settings := map[string]string{
-			"step":      "rolling",
-			"release":   releaseName,
-			"namespace": namespace,
-			"manifests": b.app,
-			"images":    imagesSetting(b.tag()),
-		}
-		for k, v := range extra {
-			settings[k] = v
-		}
-		return b.execute(ctx, nil, b.kubeReleaseProc(settings, 0))
+		return b.execute(ctx, nil, b.deployProc(namespace, b.app, appImages(), extra))
 	}
+}
+
+// deployProc is one kube-release deploy of a new version of the manifests
+// in dir, each of images with a new tag: a rolling deploy, unless extra
+// sets another step.
+func (b *bench) deployProc(namespace, dir string, images []string, extra map[string]string) proc {
+	settings := map[string]string{
+		"step":      "rolling",
+		"release":   releaseName,
+		"namespace": namespace,
+		"manifests": dir,
+		"images":    imagesSetting(b.tag(), images),
+	}
+	maps.Copy(settings, extra)
+	return b.kubeReleaseProc(settings, 0)
 }
 
 // kubectlDeploy is what a CI script does today: apply a copy of the
@@ -116,10 +130,7 @@ func (b *bench) caseDeploy(ctx context.Context) error {
 	if !b.opts.trace {
 		return nil
 	}
-	if err := b.trace(ctx, "(a) "+deployLegacy, b.kubeReleaseProc(map[string]string{
-		"step": "rolling", "release": releaseName, "namespace": legacy,
-		"manifests": b.app, "images": imagesSetting(b.tag()),
-	}, 0)); err != nil {
+	if err := b.trace(ctx, "(a) "+deployLegacy, b.deployProc(legacy, b.app, appImages(), nil)); err != nil {
 		return err
 	}
 	tag := b.tag()
@@ -493,4 +504,147 @@ func (b *bench) caseStartup(ctx context.Context) error {
 		{name: peerBadUsage, run: kubectl(1, "apply")},
 	}
 	return b.alternate(ctx, "e", 0, variants)
+}
+
+// caseBlueGreen is case f: a blue/green stage deploy of the blue/green app
+// and the swap that routes users to it, two steps of one pipeline, against
+// the kubectl commands of a CI job doing the same by hand. Every run
+// deploys a new tag to the colour that serves nobody and swaps it in, so
+// the colours alternate run by run, as in a pipeline.
+func (b *bench) caseBlueGreen(ctx context.Context) error {
+	legacy, declarative, kubectl := "bench-f-legacy", "bench-f-declarative", "bench-f-kubectl"
+	for _, ns := range []string{legacy, declarative, kubectl} {
+		if err := b.namespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	decl := map[string]string{"enable_declarative_rollback": "true"}
+	variants := []variant{
+		{name: blueGreenLegacy, peer: peerBlueGreen, run: b.swapsColor(legacy, b.blueGreen(legacy, nil))},
+		{name: blueGreenDecl, peer: peerBlueGreen, run: b.swapsColor(declarative, b.blueGreen(declarative, decl))},
+		{name: peerBlueGreen, run: b.swapsColor(kubectl, b.kubectlBlueGreen(kubectl))},
+	}
+	// The first two runs create the Deployment of each colour; only
+	// updates are measured.
+	for i := range 2 {
+		for _, v := range variants {
+			if _, err := v.run(ctx); err != nil {
+				return fmt.Errorf("warm-up %d: %s: %w", i+1, v.name, err)
+			}
+		}
+	}
+	if err := b.alternate(ctx, "f", blueGreenObjects, variants); err != nil {
+		return err
+	}
+	if !b.opts.trace {
+		return nil
+	}
+	return b.trace(ctx, "(f) "+blueGreenLegacy, b.blueGreenProcs(legacy, nil)...)
+}
+
+// blueGreen is one kube-release stage deploy of a new version of the
+// blue/green app followed by the swap.
+func (b *bench) blueGreen(namespace string, extra map[string]string) func(context.Context) (sample, error) {
+	return func(ctx context.Context) (sample, error) {
+		return b.execute(ctx, nil, b.blueGreenProcs(namespace, extra)...)
+	}
+}
+
+// blueGreenProcs are the stage deploy and the swap, as two steps of a
+// pipeline run them. extra is the stage deploy's; the swap takes none.
+func (b *bench) blueGreenProcs(namespace string, extra map[string]string) []proc {
+	settings := map[string]string{"step": "bluegreen"}
+	maps.Copy(settings, extra)
+	return []proc{
+		b.deployProc(namespace, b.blueGreenApp, blueGreenImages(), settings),
+		b.kubeReleaseProc(map[string]string{"step": "swap", "release": releaseName, "namespace": namespace}, 0),
+	}
+}
+
+// kubectlBlueGreen is blue/green by hand in one CI job: read the colour
+// the primary Service selects (none before the first deploy, which goes
+// to blue, as kube-release's does), apply the manifests coloured for the
+// other one, wait for its Deployment, then patch both Services' selectors.
+func (b *bench) kubectlBlueGreen(namespace string) func(context.Context) (sample, error) {
+	return func(ctx context.Context) (sample, error) {
+		job, err := b.kubectlJob(namespace)
+		if err != nil {
+			return sample{}, err
+		}
+		var live bytes.Buffer
+		read := job([]string{"get", "service", primaryService, "--ignore-not-found",
+			"-o", "jsonpath={.spec.selector." + strings.ReplaceAll(manifest.ColorLabel, ".", `\.`) + "}"})
+		read[0].output = &live
+		s, err := b.execute(ctx, nil, read...)
+		if err != nil {
+			return s, err
+		}
+		primary := release.Color(strings.TrimSpace(live.String()))
+		if primary == "" {
+			primary = bluegreen.DefaultPrimary
+		}
+		if !primary.Valid() {
+			return s, fmt.Errorf("service %s/%s selects colour %q", namespace, primaryService, primary)
+		}
+		stage := primary.Other()
+		tag := b.tag()
+		dir := filepath.Join(b.work, "kubectl-bluegreen", tag)
+		if err := writeBlueGreenVersion(dir, b.blueGreenApp, tag, primary); err != nil {
+			return s, err
+		}
+		rest, err := b.execute(ctx, nil, job(
+			[]string{"apply", "-f", dir},
+			[]string{"rollout", "status", "deployment/" + blueGreenWorkload + "-" + string(stage), statusTimeout},
+			[]string{"patch", "service", primaryService, "-p", selectorPatch(stage)},
+			[]string{"patch", "service", stageService, "-p", selectorPatch(primary)},
+		)...)
+		return s.then(rest), err
+	}
+}
+
+// swapsColor fails a blue/green run unless it left the primary Service
+// selecting the colour that served nobody before it (blue, the first
+// time) and the stage Service the one that served: every run deploys
+// and swaps.
+func (b *bench) swapsColor(namespace string, run func(context.Context) (sample, error)) func(context.Context) (sample, error) {
+	return func(ctx context.Context) (sample, error) {
+		before, _, err := b.serviceColors(ctx, namespace)
+		if err != nil {
+			return sample{}, err
+		}
+		want := bluegreen.DefaultPrimary.Other()
+		if before != "" {
+			want = before.Other()
+		}
+		s, err := run(ctx)
+		if err != nil {
+			return s, err
+		}
+		primary, stage, err := b.serviceColors(ctx, namespace)
+		if err != nil {
+			return s, err
+		}
+		if primary != want || stage != want.Other() {
+			return s, fmt.Errorf("after the run Service %s selects colour %q and %s %q; want %q and %q",
+				primaryService, primary, stageService, stage, want, want.Other())
+		}
+		return s, nil
+	}
+}
+
+// serviceColors are the colours the primary and the stage Service select,
+// "" for one that does not exist.
+func (b *bench) serviceColors(ctx context.Context, namespace string) (primary, stage release.Color, err error) {
+	colors := make([]release.Color, 2)
+	for i, name := range []string{primaryService, stageService} {
+		svc, err := b.client.CoreV1().Services(namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return "", "", err
+		}
+		colors[i] = release.Color(svc.Spec.Selector[manifest.ColorLabel])
+	}
+	return colors[0], colors[1], nil
 }

@@ -47,7 +47,7 @@ type options struct {
 	releases []int
 	// plainApply runs client-side kubectl apply once in case b (minutes).
 	plainApply bool
-	// trace prints the timeline of one kube-release deploy of case a.
+	// trace prints the timelines of single runs of cases a, c and f.
 	trace bool
 	// kubeRelease is a prebuilt binary to measure instead of building one.
 	kubeRelease string
@@ -72,11 +72,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	var cases, releases string
 	fs.IntVar(&o.runs, "runs", 5, "measured runs of each tool per case")
-	fs.StringVar(&cases, "cases", "a,b,c,d,e", "cases to run: a deploy, b 1000 objects, c rollback, d history, e start-up")
+	fs.StringVar(&cases, "cases", "a,b,c,d,e,f", "cases to run: a deploy, b 1000 objects, c rollback, d history, e start-up, f blue/green stage deploy and swap")
 	fs.IntVar(&o.objects, "objects", 1000, "objects of case b")
 	fs.StringVar(&releases, "releases", "1,100,1000", "history sizes of case d")
 	fs.BoolVar(&o.plainApply, "plain-apply", true, "case b: also run client-side kubectl apply once (takes minutes)")
-	fs.BoolVar(&o.trace, "trace", false, "case a: print the timeline (log lines and API requests) of one kube-release deploy")
+	fs.BoolVar(&o.trace, "trace", false, "cases a, c and f: print the timeline (log lines and API requests) of single runs")
 	fs.StringVar(&o.kubeRelease, "kube-release", "", "kube-release binary to measure (default: build this checkout)")
 	fs.StringVar(&o.baseline, "baseline", "", "another kube-release binary to measure alongside, in turn (rows marked [baseline])")
 	fs.StringVar(&o.resultsFile, "results", "", "write every sample to this file as JSON")
@@ -94,8 +94,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	for c := range strings.SplitSeq(cases, ",") {
 		c = strings.TrimSpace(c)
-		if !slices.Contains([]string{"a", "b", "c", "d", "e"}, c) {
-			return o, fmt.Errorf("-cases: unknown case %q (want a, b, c, d or e)", c)
+		if !slices.Contains([]string{"a", "b", "c", "d", "e", "f"}, c) {
+			return o, fmt.Errorf("-cases: unknown case %q (want a, b, c, d, e or f)", c)
 		}
 		if !slices.Contains(o.cases, c) {
 			o.cases = append(o.cases, c)
@@ -143,8 +143,10 @@ type bench struct {
 	progress    io.Writer
 	tags        int    // numbers the image tags and manifest versions
 	app         string // the case a app's manifests
-	series      []*series
-	traces      []traced
+	// blueGreenApp is case f's, the web part of app.
+	blueGreenApp string
+	series       []*series
+	traces       []traced
 }
 
 // traced is the timeline of one traced run.
@@ -207,6 +209,9 @@ func run(ctx context.Context, opts options, out, progress io.Writer) ([]*series,
 	if b.app, err = writeApp(filepath.Join(work, "app"), root); err != nil {
 		return nil, err
 	}
+	if b.blueGreenApp, err = writeBlueGreenApp(filepath.Join(work, "bluegreen"), b.app); err != nil {
+		return nil, err
+	}
 
 	for _, c := range opts.cases {
 		fmt.Fprintf(progress, "--- case %s\n", c)
@@ -222,6 +227,8 @@ func run(ctx context.Context, opts options, out, progress io.Writer) ([]*series,
 			err = b.caseHistory(ctx)
 		case "e":
 			err = b.caseStartup(ctx)
+		case "f":
+			err = b.caseBlueGreen(ctx)
 		}
 		if err != nil {
 			return b.series, fmt.Errorf("case %s: %w", c, err)

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +42,29 @@ type sample struct {
 	Rounds int `json:"rounds"`
 }
 
+// then is s followed by t, a run of the same tool right after it, as one
+// run: t's times count from the end of s.
+func (s sample) then(t sample) sample {
+	out := s
+	out.Wall += t.Wall
+	out.CPU += t.CPU
+	out.MaxRSS = max(s.MaxRSS, t.MaxRSS)
+	out.Requests += t.Requests
+	out.Processes += t.Processes
+	out.Rounds += t.Rounds
+	if t.RolloutStart > 0 {
+		out.RolloutStart = s.Wall + t.RolloutStart
+	}
+	out.ByType = maps.Clone(s.ByType)
+	if out.ByType == nil && t.ByType != nil {
+		out.ByType = map[string]int{}
+	}
+	for k, v := range t.ByType {
+		out.ByType[k] += v
+	}
+	return out
+}
+
 // series is the samples of one variant of a case.
 type series struct {
 	Case string `json:"case"`
@@ -56,6 +81,8 @@ type proc struct {
 	env  []string
 	// exit is the exit code the run expects.
 	exit int
+	// output, when not nil, receives the process's output as well.
+	output io.Writer
 }
 
 // maxOutput bounds what is kept of a process's output for error messages.
@@ -73,6 +100,9 @@ func (b *bench) execute(ctx context.Context, lines *timedLines, procs ...proc) (
 	s := sample{Processes: len(procs)}
 	start := time.Now()
 	for _, p := range procs {
+		if lines != nil {
+			lines.exec(p)
+		}
 		r, err := b.spawnOne(ctx, lines, p)
 		if err != nil {
 			return s, err
@@ -82,6 +112,9 @@ func (b *bench) execute(ctx context.Context, lines *timedLines, procs ...proc) (
 		s.MaxRSS = max(s.MaxRSS, r.MaxRSSKiB<<10)
 	}
 	end := time.Now()
+	if lines != nil {
+		lines.end = end
+	}
 	if b.audit != nil {
 		events, err := b.audit.between(start, end)
 		if err != nil {
@@ -124,10 +157,14 @@ func (b *bench) spawnOne(ctx context.Context, lines *timedLines, p proc) (spawnR
 	cmd.Dir = b.root
 	cmd.Env = p.env
 	cmd.ExtraFiles = []*os.File{wr}
-	var w io.Writer = &out
+	writers := []io.Writer{&out}
 	if lines != nil {
-		w = io.MultiWriter(&out, lines)
+		writers = append(writers, lines)
 	}
+	if p.output != nil {
+		writers = append(writers, p.output)
+	}
+	w := io.MultiWriter(writers...)
 	cmd.Stdout, cmd.Stderr = w, w
 	err = cmd.Start()
 	wr.Close()
@@ -175,6 +212,33 @@ type timedLines struct {
 	partial  []byte
 	lines    []timedLine
 	requests []auditEvent
+	// execs are the starts of the run's processes, end its end.
+	execs []timedLine
+	end   time.Time
+}
+
+// exec records the start of p.
+func (t *timedLines) exec(p proc) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.execs = append(t.execs, timedLine{at: time.Now(), text: brief(p)})
+}
+
+// brief names a process for a timeline: the command's name and its
+// arguments less the bench's own flags, and the step kube-release runs.
+func brief(p proc) string {
+	words := []string{filepath.Base(p.args[0])}
+	for _, a := range p.args[1:] {
+		if !strings.HasPrefix(a, "--cache-dir=") && !strings.HasPrefix(a, "--kubeconfig=") && !strings.HasPrefix(a, "--namespace=") {
+			words = append(words, a)
+		}
+	}
+	for _, kv := range p.env {
+		if step, ok := strings.CutPrefix(kv, "PLUGIN_STEP="); ok {
+			words = append(words, "(step "+step+")")
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 type timedLine struct {
@@ -217,22 +281,35 @@ func (b *bench) kubeReleaseProc(settings map[string]string, exit int, args ...st
 // directory, empty at the start of the job as in a fresh CI container, and
 // shared by the job's commands.
 func (b *bench) kubectlProcs(namespace string, commands ...[]string) ([]proc, error) {
+	job, err := b.kubectlJob(namespace)
+	if err != nil {
+		return nil, err
+	}
+	return job(commands...), nil
+}
+
+// kubectlJob starts a CI job of kubectl commands, as kubectlProcs, for a
+// job whose later commands depend on the output of earlier ones: every
+// call of the function returned makes more commands of the same job.
+func (b *bench) kubectlJob(namespace string) (func(commands ...[]string) []proc, error) {
 	cache, err := os.MkdirTemp(b.work, "kubectl-cache-")
 	if err != nil {
 		return nil, err
 	}
-	procs := make([]proc, len(commands))
-	for i, c := range commands {
-		args := []string{b.kubectl, "--cache-dir=" + cache}
-		if b.kubeconfig != "" {
-			args = append(args, "--kubeconfig="+b.kubeconfig)
+	return func(commands ...[]string) []proc {
+		procs := make([]proc, len(commands))
+		for i, c := range commands {
+			args := []string{b.kubectl, "--cache-dir=" + cache}
+			if b.kubeconfig != "" {
+				args = append(args, "--kubeconfig="+b.kubeconfig)
+			}
+			if namespace != "" {
+				args = append(args, "--namespace="+namespace)
+			}
+			procs[i] = proc{args: append(args, c...), env: b.baseEnv()}
 		}
-		if namespace != "" {
-			args = append(args, "--namespace="+namespace)
-		}
-		procs[i] = proc{args: append(args, c...), env: b.baseEnv()}
-	}
-	return procs, nil
+		return procs
+	}, nil
 }
 
 func (b *bench) baseEnv() []string {

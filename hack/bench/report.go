@@ -115,6 +115,17 @@ func caseTitles() map[string]string {
 		"c": "(c) rollback of the newest release",
 		"d": "(d) history lookup",
 		"e": "(e) start-up of the binary",
+		"f": "(f) blue/green stage deploy of one Deployment and the swap, to steady state",
+	}
+}
+
+// caseNotes say what a case's runs are where the report's header does not.
+func caseNotes() map[string]string {
+	return map[string]string{
+		"f": fmt.Sprintf("A kube-release run of (f) is two steps, `bluegreen` then `swap`. The kubectl run is one CI job: "+
+			"`kubectl get service %[1]s` for the colour it serves, `kubectl apply -f` of the manifests coloured for the other "+
+			"(Deployment %[2]s-<colour>, Services %[1]s and %[3]s), `kubectl rollout status` of that Deployment, "+
+			"then one `kubectl patch` of each Service's selector.", primaryService, blueGreenWorkload, stageService),
 	}
 }
 
@@ -183,6 +194,9 @@ func writeReport(w io.Writer, info machineInfo, opts options, all []*series, tra
 			p.f(" %s | %s | %s |\n", ratios[0], ratios[1], ratios[2])
 		}
 		p.f("\n")
+		if note := caseNotes()[c]; note != "" {
+			p.f("%s\n\n", note)
+		}
 		if rollouts {
 			p.f("Workloads changed at: when the API server received the run's last change to a Deployment, StatefulSet or DaemonSet; the rest of the rollout is the controllers' work, the same for every tool.\n\n")
 		}
@@ -223,7 +237,7 @@ func writeReport(w io.Writer, info machineInfo, opts options, all []*series, tra
 		p.f("\n")
 	}
 	for _, t := range traces {
-		p.f("### Timeline: %s\n\nMilliseconds from the start of the process (give or take the millisecond spawn takes); log lines as they reached the bench, API requests as the audit log timed them (received, duration); long runs of alike lines folded.\n\n```\n", t.title)
+		p.f("### Timeline: %s\n\nMilliseconds from the start of the run's first process (give or take the millisecond spawn takes); process starts (exec), log lines as they reached the bench, API requests as the audit log timed them (received, duration); long runs of alike lines folded.\n\n```\n", t.title)
 		for _, l := range t.lines {
 			p.f("%s\n", l)
 		}
@@ -383,6 +397,9 @@ func timeline(start time.Time, lines *timedLines, s sample) []string {
 	for _, l := range lines.lines {
 		entries = append(entries, entry{at: l.at, end: l.at, kind: "log", text: "log  " + l.text})
 	}
+	for _, l := range lines.execs {
+		entries = append(entries, entry{at: l.at, end: l.at, kind: "exec", text: "exec " + l.text})
+	}
 	for _, e := range lines.requests {
 		code := 0
 		if e.ResponseStatus != nil {
@@ -420,8 +437,14 @@ func timeline(start time.Time, lines *timedLines, s sample) []string {
 		}
 		i = j
 	}
+	// The end of the run: several processes leave gaps between them that
+	// no process's wall time holds.
+	exit := s.Wall
+	if !lines.end.IsZero() {
+		exit = lines.end.Sub(start)
+	}
 	out = append(out, fmt.Sprintf("%8.1f  exit (wall %s, CPU %s, RSS %s, %d requests)",
-		ms(s.Wall), seconds(s.Wall), seconds(s.CPU), mebibytes(s.MaxRSS), s.Requests))
+		ms(exit), seconds(s.Wall), seconds(s.CPU), mebibytes(s.MaxRSS), s.Requests))
 	return out
 }
 
