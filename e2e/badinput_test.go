@@ -230,7 +230,7 @@ current-context: ci
 		{name: "timeout without unit", env: map[string]string{"PLUGIN_TIMEOUT": "600"}, files: app, code: 2,
 			err: "invalid settings:\n  PLUGIN_TIMEOUT: invalid value \"600\": want a duration such as 90s, 10m or 1h30m"},
 		{name: "unknown step", env: map[string]string{"PLUGIN_STEP": "deploy"}, files: app, code: 2,
-			err: "invalid settings:\n  PLUGIN_STEP: unknown step \"deploy\": want one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down"},
+			err: "invalid settings:\n  PLUGIN_STEP: unknown step \"deploy\": want one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down, canary, canary_delete, scale, delete"},
 		{name: "step given twice, differently", args: []string{"rollback"}, files: app, code: 2,
 			err: "invalid settings:\n  PLUGIN_STEP: \"rolling\" conflicts with the command-line argument \"rollback\": give the step once"},
 		{name: "manifests not set", env: map[string]string{"PLUGIN_MANIFESTS": ""}, code: 2,

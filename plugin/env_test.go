@@ -224,9 +224,9 @@ func TestLoadStepFromArgs(t *testing.T) {
 		{name: "both disagree", env: []string{"PLUGIN_STEP=apply"}, args: []string{"rolling"},
 			problems: []string{`PLUGIN_STEP: "apply" conflicts with the command-line argument "rolling": give the step once`}},
 		{name: "neither",
-			problems: []string{`PLUGIN_STEP: required: set it or pass the step as the first argument (one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down)`}},
-		{name: "unknown", args: []string{"canary"},
-			problems: []string{`PLUGIN_STEP: unknown step "canary": want one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down`}},
+			problems: []string{`PLUGIN_STEP: required: set it or pass the step as the first argument (one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down, canary, canary_delete, scale, delete)`}},
+		{name: "unknown", args: []string{"recreate"},
+			problems: []string{`PLUGIN_STEP: unknown step "recreate": want one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down, canary, canary_delete, scale, delete`}},
 		{name: "extra arguments", args: []string{"apply", "--debug", "x"}, want: StepApply,
 			problems: []string{`unexpected command-line arguments ["--debug" "x"]: only the step may be given`}},
 	}

@@ -83,7 +83,7 @@ func Exec(ctx context.Context, s *Settings, env Process) error {
 // step narrows the settings to the chosen step's own config.
 func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 	switch s.Step {
-	case StepRolling, StepBlueGreen:
+	case StepRolling, StepBlueGreen, StepCanary:
 		cfg := steps.RollingConfig{
 			Release:                s.Release,
 			Namespace:              namespace,
@@ -100,12 +100,42 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 			Render:                 s.renderConfig(),
 			Diff:                   bool(s.Diff),
 		}
-		if s.Step == StepBlueGreen {
+		switch s.Step {
+		case StepBlueGreen:
 			return steps.NewBlueGreen(cfg, env), nil
+		case StepCanary:
+			return steps.NewCanary(steps.CanaryConfig{RollingConfig: cfg, Instances: s.Instances}, env), nil
 		}
 		return steps.NewRolling(cfg, env), nil
 	case StepSwap:
 		return steps.NewSwap(steps.SwapConfig{Release: s.Release, Namespace: namespace, Timeout: s.Timeout}, env), nil
+	case StepCanaryDelete:
+		return steps.NewCanaryDelete(steps.CanaryDeleteConfig{
+			SwapConfig: steps.SwapConfig{Release: s.Release, Namespace: namespace, Timeout: s.Timeout},
+			Objects:    s.CanaryWorkload,
+		}, env), nil
+	case StepScale:
+		return steps.NewScale(steps.ScaleConfig{
+			Release:              s.Release,
+			Namespace:            namespace,
+			Workload:             s.Workload,
+			Instances:            s.Instances,
+			SkipSteadyStateCheck: bool(s.SkipSteadyStateCheck),
+			Timeout:              s.Timeout,
+			FailFast:             bool(s.FailFast),
+			FailFastAfter:        s.FailFastAfter,
+		}, env), nil
+	case StepDelete:
+		return steps.NewDelete(steps.DeleteConfig{
+			Release:         s.Release,
+			Namespace:       namespace,
+			Resources:       s.Resources,
+			ReleaseObjects:  bool(s.DeleteReleaseObjects),
+			DeleteNamespace: bool(s.DeleteNamespace),
+			Manifests:       s.Manifests,
+			Render:          s.renderConfig(),
+			Timeout:         s.Timeout,
+		}, env), nil
 	case StepStageScaleDown:
 		return steps.NewStageScaleDown(steps.SwapConfig{Release: s.Release, Namespace: namespace, Timeout: s.Timeout}, env), nil
 	case StepRollback:

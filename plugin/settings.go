@@ -19,19 +19,19 @@ import (
 // omitted setting as the empty string.
 type Settings struct {
 	// Step is the deploy step to run; it may instead be the first command-line argument.
-	Step StepName `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff, history, bluegreen, swap or stage_scale_down (or the first command-line argument)"`
+	Step StepName `envconfig:"PLUGIN_STEP" desc:"step to run: rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down, canary, canary_delete, scale or delete (or the first command-line argument)"`
 	// Namespace is the target namespace; it defaults to the kubeconfig context's namespace, else default.
 	Namespace string `envconfig:"PLUGIN_NAMESPACE" desc:"target namespace (default: the kubeconfig context's namespace, else default)"`
 	// Release names the deployment target; the release history objects are named after it.
-	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling, bluegreen, swap, stage_scale_down, rollback and history; apply and diff give templates its newest release number"`
+	Release string `envconfig:"PLUGIN_RELEASE" desc:"release name, a DNS-1123 subdomain of at most 63 characters; required for rolling, bluegreen, swap, stage_scale_down, canary, canary_delete, scale, rollback and history; apply and diff give templates its newest release number; delete spares the objects of other releases"`
 	// Manifests are the files, directories and globs to deploy.
-	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories (a kustomization is built) or globs, separated by commas or newlines; required for rolling, bluegreen, apply and diff"`
+	Manifests List `envconfig:"PLUGIN_MANIFESTS" desc:"manifest files, directories (a kustomization is built) or globs, separated by commas or newlines; required for rolling, bluegreen, canary, apply and diff; delete: the objects to delete"`
 	// Values are the values files of the manifests' Go templates, merged in order.
-	Values List `envconfig:"PLUGIN_VALUES" desc:"rolling, bluegreen, apply, diff: YAML values files for the manifests' Go templates (.Values), merged in order, later files winning; never applied"`
+	Values List `envconfig:"PLUGIN_VALUES" desc:"rolling, bluegreen, canary, apply, diff, delete: YAML values files for the manifests' Go templates (.Values), merged in order, later files winning; never applied"`
 	// SkipRendering reads the manifests as they are, without templating.
-	SkipRendering Bool `envconfig:"PLUGIN_SKIP_RENDERING" desc:"rolling, bluegreen, apply, diff: do not execute the manifests as Go templates"`
+	SkipRendering Bool `envconfig:"PLUGIN_SKIP_RENDERING" desc:"rolling, bluegreen, canary, apply, diff, delete: do not execute the manifests as Go templates"`
 	// Images override the images of the workloads' containers.
-	Images List `envconfig:"PLUGIN_IMAGES" desc:"rolling, bluegreen, apply, diff: image overrides, name=image or image (e.g. registry.local/web=registry.local/web:1.4.2 or nginx:1.27), for every container and init container"`
+	Images List `envconfig:"PLUGIN_IMAGES" desc:"rolling, bluegreen, canary, apply, diff, delete: image overrides, name=image or image (e.g. registry.local/web=registry.local/web:1.4.2 or nginx:1.27), for every container and init container"`
 	// Timeout bounds the whole step, waiting for steady state included.
 	Timeout time.Duration `envconfig:"PLUGIN_TIMEOUT" default:"10m" desc:"how long the step may take, as a Go duration (e.g. 10m)"`
 
@@ -62,22 +62,34 @@ type Settings struct {
 	PipelineRun string `envconfig:"PLUGIN_PIPELINE_RUN" desc:"Tekton PipelineRun name ($(context.pipelineRun.name)), recorded on the release as the build that deployed it"`
 
 	// SkipDryRun applies without a server-side dry run first.
-	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, bluegreen, apply: skip the server-side dry run before applying"`
+	SkipDryRun Bool `envconfig:"PLUGIN_SKIP_DRY_RUN" desc:"rolling, bluegreen, canary, apply: skip the server-side dry run before applying"`
 	// CreateNamespace creates a missing target namespace that the manifests do not create themselves.
-	CreateNamespace Bool `envconfig:"PLUGIN_CREATE_NAMESPACE" desc:"rolling, bluegreen, apply: create the target namespace when it does not exist and the manifests do not hold it (like helm --create-namespace)"`
+	CreateNamespace Bool `envconfig:"PLUGIN_CREATE_NAMESPACE" desc:"rolling, bluegreen, canary, apply: create the target namespace when it does not exist and the manifests do not hold it (like helm --create-namespace)"`
 	// TakeOwnership lets a release adopt objects another release owns.
-	TakeOwnership Bool `envconfig:"PLUGIN_TAKE_OWNERSHIP" desc:"rolling, bluegreen, apply: adopt objects of the manifests that another release owns (kube-release.io/release-name) instead of refusing to deploy"`
+	TakeOwnership Bool `envconfig:"PLUGIN_TAKE_OWNERSHIP" desc:"rolling, bluegreen, canary, apply: adopt objects of the manifests that another release owns (kube-release.io/release-name) instead of refusing to deploy"`
 	// SkipResourceVersioning keeps ConfigMap and Secret names unchanged.
-	SkipResourceVersioning Bool `envconfig:"PLUGIN_SKIP_RESOURCE_VERSIONING" desc:"rolling, bluegreen: do not suffix ConfigMap and Secret names with the release number"`
+	SkipResourceVersioning Bool `envconfig:"PLUGIN_SKIP_RESOURCE_VERSIONING" desc:"rolling, bluegreen, canary: do not suffix ConfigMap and Secret names with the release number"`
 	// FailFast gives up waiting as soon as a pod is stuck for FailFastAfter.
-	FailFast Bool `envconfig:"PLUGIN_FAIL_FAST" default:"true" desc:"rolling, bluegreen, rollback, apply: stop waiting once a pod is stuck (image pull or crash loop)"`
+	FailFast Bool `envconfig:"PLUGIN_FAIL_FAST" default:"true" desc:"rolling, bluegreen, canary, rollback, apply, scale: stop waiting once a pod is stuck (image pull or crash loop)"`
 	// FailFastAfter is how long a pod may sit in ImagePullBackOff, CrashLoopBackOff and the like before the wait gives up.
-	FailFastAfter time.Duration `envconfig:"PLUGIN_FAIL_FAST_AFTER" default:"60s" desc:"rolling, bluegreen, rollback, apply: how long a pod may be stuck before the wait gives up"`
+	FailFastAfter time.Duration `envconfig:"PLUGIN_FAIL_FAST_AFTER" default:"60s" desc:"rolling, bluegreen, canary, rollback, apply, scale: how long a pod may be stuck before the wait gives up"`
 	// EnableDeclarativeRollback keeps one Secret of manifests per release instead of versioning config.
-	EnableDeclarativeRollback Bool `envconfig:"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK" desc:"rolling, bluegreen: store each release's manifests and roll back by re-applying them"`
+	EnableDeclarativeRollback Bool `envconfig:"PLUGIN_ENABLE_DECLARATIVE_ROLLBACK" desc:"rolling, bluegreen, canary: store each release's manifests and roll back by re-applying them"`
 	// Pruning deletes objects of the previous release that the new one no longer has.
 	Pruning Bool `envconfig:"PLUGIN_PRUNING" desc:"rolling: delete objects of the previous release that are gone from the manifests"`
 
+	// Instances sizes a canary.
+	Instances string `envconfig:"PLUGIN_INSTANCES" desc:"canary: the canary's replicas, a count (2) or a percentage (25%) of the stable workload's, rounded half up, at least 1; scale: the replicas to scale to, a count or a percentage of the workload's"`
+	// Workload names what the scale step scales.
+	Workload string `envconfig:"PLUGIN_WORKLOAD" desc:"scale: the Deployment or StatefulSet of the release to scale, Kind/name (or namespace/Kind/name)"`
+	// Resources name what the delete step deletes.
+	Resources List `envconfig:"PLUGIN_RESOURCES" desc:"delete: the objects to delete, Kind/name (Kind.group/name for a custom kind), separated by commas or newlines"`
+	// DeleteReleaseObjects deletes what the release's history records.
+	DeleteReleaseObjects Bool `envconfig:"PLUGIN_DELETE_RELEASE_OBJECTS" desc:"delete: delete every object the release's history records, instead of resources or manifests"`
+	// DeleteNamespace also deletes the Namespaces of the release's history.
+	DeleteNamespace Bool `envconfig:"PLUGIN_DELETE_NAMESPACE" desc:"delete: with delete_release_objects, also delete the Namespaces the history records"`
+	// CanaryWorkload names what canary_delete deletes.
+	CanaryWorkload string `envconfig:"PLUGIN_CANARY_WORKLOAD" desc:"canary_delete: the canary step's canary_workload output (default: the canary objects of the newest release)"`
 	// ReleaseNumber is the release to roll back; 0 means the newest.
 	ReleaseNumber int `envconfig:"PLUGIN_RELEASE_NUMBER" desc:"rollback: number of the release to roll back (default: the newest)"`
 	// RollbackTo is the release to return to; 0 means the last successful one.
@@ -86,23 +98,23 @@ type Settings struct {
 	OnFirstFailure steps.OnFirstFailure `envconfig:"PLUGIN_ON_FIRST_FAILURE" default:"keep" desc:"rollback: with no earlier successful release, keep or delete the failed release's objects"`
 
 	// SkipSteadyStateCheck returns once applied, without waiting for workloads.
-	SkipSteadyStateCheck Bool `envconfig:"PLUGIN_SKIP_STEADY_STATE_CHECK" desc:"apply: do not wait for the applied workloads to become ready"`
+	SkipSteadyStateCheck Bool `envconfig:"PLUGIN_SKIP_STEADY_STATE_CHECK" desc:"apply, scale: do not wait for the workloads to become ready"`
 
 	// Diff prints, before applying, what the apply would change.
-	Diff Bool `envconfig:"PLUGIN_DIFF" desc:"rolling, bluegreen, apply: print a diff of each object against the live one (Secret values masked) before applying"`
+	Diff Bool `envconfig:"PLUGIN_DIFF" desc:"rolling, bluegreen, canary, apply: print a diff of each object against the live one (Secret values masked) before applying"`
 	// DetailedExitcode makes the diff step exit 3 when there are changes.
 	DetailedExitcode Bool `envconfig:"PLUGIN_DETAILED_EXITCODE" desc:"diff: exit with 3 instead of 0 when an apply would change something"`
 	// Output is the format of the history step's listing.
 	Output steps.OutputFormat `envconfig:"PLUGIN_OUTPUT" default:"text" desc:"history: text or json"`
 
 	// LockTTL is how long a deploy lock outlives a run that died holding it.
-	LockTTL time.Duration `envconfig:"PLUGIN_LOCK_TTL" default:"2m" desc:"rolling, bluegreen, swap, stage_scale_down, rollback, apply: how long the release's deploy lock outlives a run that dies holding it"`
+	LockTTL time.Duration `envconfig:"PLUGIN_LOCK_TTL" default:"2m" desc:"every step that changes the cluster: how long the release's deploy lock outlives a run that dies holding it"`
 	// LockWait is how long to wait for another run's deploy lock.
-	LockWait time.Duration `envconfig:"PLUGIN_LOCK_WAIT" default:"0s" desc:"rolling, bluegreen, swap, stage_scale_down, rollback, apply: how long to wait for a deploy lock another run holds (0: fail at once)"`
+	LockWait time.Duration `envconfig:"PLUGIN_LOCK_WAIT" default:"0s" desc:"every step that changes the cluster: how long to wait for a deploy lock another run holds (0: fail at once)"`
 	// ForceUnlock takes the deploy lock even when another run holds it.
-	ForceUnlock Bool `envconfig:"PLUGIN_FORCE_UNLOCK" desc:"rolling, bluegreen, swap, stage_scale_down, rollback, apply: take the release's deploy lock even if another run holds it"`
+	ForceUnlock Bool `envconfig:"PLUGIN_FORCE_UNLOCK" desc:"every step that changes the cluster: take the release's deploy lock even if another run holds it"`
 	// OwnerCheck says what happens when another repository deploys the release.
-	OwnerCheck steps.OwnerCheck `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling, bluegreen: when the release was last deployed from another repository, warn or fail"`
+	OwnerCheck steps.OwnerCheck `envconfig:"PLUGIN_OWNER_CHECK" default:"warn" desc:"rolling, bluegreen, canary: when the release was last deployed from another repository, warn or fail"`
 }
 
 // StepName names a deploy step.
@@ -119,6 +131,14 @@ const (
 	StepBlueGreen      StepName = "bluegreen"
 	StepSwap           StepName = "swap"
 	StepStageScaleDown StepName = "stage_scale_down"
+	// The canary steps: canary deploy and canary delete; a rolling deploy
+	// completes the release.
+	StepCanary       StepName = "canary"
+	StepCanaryDelete StepName = "canary_delete"
+	// The general steps of those pipelines: scale a workload, delete
+	// objects.
+	StepScale  StepName = "scale"
+	StepDelete StepName = "delete"
 )
 
 // stepSpec is what a step requires of the settings.
@@ -126,6 +146,9 @@ type stepSpec struct {
 	step           StepName
 	needsRelease   bool
 	needsManifests bool
+	// readsManifests is for a step that may be given manifests without
+	// needing them (needsManifests implies it).
+	readsManifests bool
 }
 
 // stepSpecs is a function, not a variable, so that no caller can change the
@@ -140,6 +163,10 @@ func stepSpecs() []stepSpec {
 		{step: StepBlueGreen, needsRelease: true, needsManifests: true},
 		{step: StepSwap, needsRelease: true},
 		{step: StepStageScaleDown, needsRelease: true},
+		{step: StepCanary, needsRelease: true, needsManifests: true},
+		{step: StepCanaryDelete, needsRelease: true},
+		{step: StepScale, needsRelease: true},
+		{step: StepDelete, readsManifests: true},
 	}
 }
 

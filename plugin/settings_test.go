@@ -132,7 +132,7 @@ func TestDefaultSettings(t *testing.T) {
 
 func TestKnownSteps(t *testing.T) {
 	got := KnownSteps()
-	want := []StepName{StepRolling, StepRollback, StepApply, StepDiff, StepHistory, StepBlueGreen, StepSwap, StepStageScaleDown}
+	want := []StepName{StepRolling, StepRollback, StepApply, StepDiff, StepHistory, StepBlueGreen, StepSwap, StepStageScaleDown, StepCanary, StepCanaryDelete, StepScale, StepDelete}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("KnownSteps() = %v, want %v", got, want)
 	}

@@ -145,17 +145,17 @@ func (s *Settings) check() []Problem {
 		// release, which only a declarative release stores.
 		add(envPruning, "needs %s: pruning compares with the manifests a declarative release stores", envEnableDeclarativeRollback)
 	}
-	deploys := s.Step == StepRolling || s.Step == StepBlueGreen || s.Step == StepApply
+	deploys := s.Step == StepRolling || s.Step == StepBlueGreen || s.Step == StepCanary || s.Step == StepApply
 	if known && bool(s.CreateNamespace) && !deploys {
-		add(envCreateNamespace, "applies only to steps %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepApply, s.Step)
+		add(envCreateNamespace, "applies only to steps %q, %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepCanary, StepApply, s.Step)
 	}
 	if known && bool(s.TakeOwnership) && !deploys {
-		add(envTakeOwnership, "applies only to steps %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepApply, s.Step)
+		add(envTakeOwnership, "applies only to steps %q, %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepCanary, StepApply, s.Step)
 	}
-	if bool(s.Pruning) && s.Step == StepBlueGreen {
+	if bool(s.Pruning) && (s.Step == StepBlueGreen || s.Step == StepCanary) {
 		// The release before a stage deploy is the other colour's: its
 		// objects are what users are served by.
-		add(envPruning, "does not apply to step %q: the last successful release is the other colour's, which keeps serving", StepBlueGreen)
+		add(envPruning, "does not apply to step %q: the rolling deploy prunes; the last successful release before a blue/green or canary deploy keeps serving", s.Step)
 	}
 	switch s.OnFirstFailure {
 	case "", steps.OnFirstFailureKeep, steps.OnFirstFailureDelete:
@@ -190,6 +190,9 @@ func (s *Settings) check() []Problem {
 			envCertificateAuthorityData)
 	}
 	problems = append(problems, s.checkRendering(spec, known)...)
+	if known {
+		problems = append(problems, s.checkStrategySteps()...)
+	}
 	return problems
 }
 

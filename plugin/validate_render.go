@@ -29,19 +29,19 @@ func (s *Settings) checkRendering(spec stepSpec, known bool) []Problem {
 	if len(s.Values) > 0 && s.SkipRendering {
 		add(envValues, "not used with %s: the manifests are not rendered as templates", envSkipRendering)
 	}
-	if known && !spec.needsManifests {
+	if known && !spec.needsManifests && !spec.readsManifests {
 		for _, set := range []struct {
 			env string
 			on  bool
 		}{{envValues, len(s.Values) > 0}, {envSkipRendering, bool(s.SkipRendering)}, {envImages, len(s.Images) > 0}} {
 			if set.on {
-				add(set.env, "applies only to the steps that read manifests (%s, %s, %s, %s), not %q", StepRolling, StepBlueGreen, StepApply, StepDiff, s.Step)
+				add(set.env, "applies only to the steps that read manifests (%s, %s, %s, %s, %s, %s), not %q", StepRolling, StepBlueGreen, StepCanary, StepApply, StepDiff, StepDelete, s.Step)
 			}
 		}
 	}
 
 	if known && bool(s.Diff) && !spec.needsManifests {
-		add(envDiff, "applies only to steps %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepApply, s.Step)
+		add(envDiff, "applies only to steps %q, %q, %q and %q, not %q", StepRolling, StepBlueGreen, StepCanary, StepApply, s.Step)
 	}
 	if s.Diff && s.SkipDryRun {
 		add(envDiff, "cannot be combined with %s: the diff compares the live objects with the server's dry run", envSkipDryRun)

@@ -39,10 +39,10 @@ func TestValidate(t *testing.T) {
 			modify: func(s *Settings) { s.Step, s.Release = StepApply, "" }},
 		{name: "missing step",
 			modify: func(s *Settings) { s.Step = "" },
-			want:   []string{`PLUGIN_STEP: required: set it or pass the step as the first argument (one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down)`}},
+			want:   []string{`PLUGIN_STEP: required: set it or pass the step as the first argument (one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down, canary, canary_delete, scale, delete)`}},
 		{name: "unknown step lists known ones and skips requirements",
 			modify: func(s *Settings) { s.Step, s.Release, s.Manifests = "recreate", "", nil },
-			want:   []string{`PLUGIN_STEP: unknown step "recreate": want one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down`}},
+			want:   []string{`PLUGIN_STEP: unknown step "recreate": want one of rolling, rollback, apply, diff, history, bluegreen, swap, stage_scale_down, canary, canary_delete, scale, delete`}},
 
 		{name: "release with dots", modify: func(s *Settings) { s.Release = "web.frontend" }},
 		{name: "release uppercase",
@@ -63,7 +63,7 @@ func TestValidate(t *testing.T) {
 			modify: func(s *Settings) { s.CreateNamespace = true }},
 		{name: "create_namespace on rollback",
 			modify: func(s *Settings) { s.Step, s.Manifests, s.CreateNamespace = StepRollback, nil, true },
-			want:   []string{`PLUGIN_CREATE_NAMESPACE: applies only to steps "rolling", "bluegreen" and "apply", not "rollback"`}},
+			want:   []string{`PLUGIN_CREATE_NAMESPACE: applies only to steps "rolling", "bluegreen", "canary" and "apply", not "rollback"`}},
 
 		{name: "zero timeout",
 			modify: func(s *Settings) { s.Timeout = 0 },

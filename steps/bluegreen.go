@@ -309,3 +309,7 @@ func (rb *Rollback) blueGreen(parent, ctx context.Context, current *stored) (Res
 	res.Outputs = append(res.Outputs, colorOutputs(plan.Primary.Name, plan.Stage.Name, plan.Target)...)
 	return res, nil
 }
+
+// completes is true: a stage deploy's release is complete once its
+// colour is ready; the swap is a step of its own.
+func (d *stageDeploy) completes() bool { return true }

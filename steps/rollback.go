@@ -91,6 +91,9 @@ func (rb *Rollback) run(ctx context.Context) (Result, error) {
 	}
 	current, target := plan.current, plan.target
 	evidence := rb.evidence(stepCtx, current)
+	if res, done, err := rb.canary(ctx, stepCtx, current, evidence); done {
+		return res, err
+	}
 
 	if target == nil {
 		return rb.firstFailure(ctx, stepCtx, current, evidence)

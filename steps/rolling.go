@@ -77,6 +77,10 @@ type strategy interface {
 	// staleConfig is the config the cleanup deletes with the releases it
 	// drops from h, given the objects of the release to deploy.
 	staleConfig(h, drop release.History, next []release.ResourceID) []release.ResourceID
+	// completes says whether the deploy completes its release (records it
+	// Succeeded); a canary's stays InProgress for the rolling deploy after
+	// it.
+	completes() bool
 	// mark adds the strategy's fields to the release it records.
 	mark(rel *release.Release)
 	// report adds the strategy's outputs and facts.
@@ -106,6 +110,10 @@ type rollingPlan struct {
 	workloads []object.Ref
 	images    []string
 	baseline  *apply.Result
+	// completing is the canary's release this rolling deploy completes,
+	// with the stable manifests, under the canary's number; nil for a
+	// new release.
+	completing *release.Release
 }
 
 // Run implements Step. The whole deploy holds the release's deploy lock,
@@ -194,6 +202,11 @@ func (r *Rolling) plan(ctx context.Context, p *rollingPlan, nodes []*yaml.RNode)
 		// rollback returns to.
 		p.previous = p.book.HistoryWithout(r.format(), numbersIn(r.cleanupDrop(p))...).LastSuccessful(p.number)
 	}
+	if p.completing != nil {
+		if err := stableTrack(ctx, r.env, nodes); err != nil {
+			return err
+		}
+	}
 	if nodes, err = filter(nodes, version, manifest.ReleaseLabelFilter{Release: r.cfg.Release}, r.owner().Filter()); err != nil {
 		return err
 	}
@@ -227,9 +240,15 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 	p.last = p.book.Newest()
 	// Above the unreadable releases too: their Secrets keep their names.
 	p.number = p.book.NextNumber()
+	if r.strategy == nil && p.last != nil && p.last.Status == release.InProgress && isCanary(p.last) {
+		// The canary of this pipeline left its release InProgress for
+		// this deploy to complete.
+		p.completing, p.number = p.last, p.last.Number
+		r.env.Log.Infof("Completing release %d, which the canary deployed, with the stable workload", p.number)
+	}
 	// This run holds the deploy lock, so an InProgress release is one whose
 	// run died; cleanup then drops it like any failed release.
-	abandoned(r.env, p.book.Stored(r.format()))
+	abandoned(r.env, without(p.book.Stored(r.format()), p.completing))
 	// What a rollback of the new release returns to, in the history the
 	// cleanup leaves: a declarative release it drops no longer hides the
 	// legacy release of its number.
@@ -239,6 +258,20 @@ func (r *Rolling) readHistory(ctx context.Context, p *rollingPlan) error {
 	}
 	warnUnreadable(r.env, unreadable)
 	return nil
+}
+
+// without is h less release r.
+func without(h release.History, r *release.Release) release.History {
+	if r == nil {
+		return h
+	}
+	out := make(release.History, 0, len(h))
+	for _, x := range h {
+		if x.Number != r.Number {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // format is the history format the deploy records its release in.
@@ -272,9 +305,14 @@ func (r *Rolling) execute(parent, ctx context.Context, applier *apply.Applier, p
 	if rel.ManagedWorkload != nil && len(rel.Workloads) > 0 {
 		rel.ManagedWorkload.Revision = rel.Workloads[0].Revision
 	}
-	rel.Status = release.Succeeded
+	if r.strategy == nil || r.strategy.completes() {
+		rel.Status = release.Succeeded
+	}
 	if err := p.book.Update(ctx, rel); err != nil {
-		return r.fail(parent, ctx, p, rel, "record", fmt.Errorf("record release %d as Succeeded: %w", rel.Number, err))
+		return r.fail(parent, ctx, p, rel, "record", fmt.Errorf("record release %d as %s: %w", rel.Number, rel.Status, err))
+	}
+	if rel.Status == release.InProgress {
+		log.Infof("Release %d stays InProgress: the rolling deploy of the stable workload completes it", rel.Number)
 	}
 	if r.cfg.Pruning {
 		// The release stands; a pruning failure is reported, not undone.
@@ -310,6 +348,13 @@ func (r *Rolling) newRelease(p *rollingPlan) *release.Release {
 // cleaned-up releases leave the history in the write that records this
 // one: with the legacy history, one write instead of two.
 func (r *Rolling) recordInProgress(ctx context.Context, applier *apply.Applier, p *rollingPlan, rel *release.Release) error {
+	if p.completing != nil {
+		// The canary's deploy ran the cleanup already.
+		if err := p.book.Update(ctx, rel); err != nil {
+			return fmt.Errorf("record release %d: %w", p.number, err)
+		}
+		return nil
+	}
 	dropped, err := r.cleanup(ctx, applier, p)
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kube-release/kube-release/internal/apply"
@@ -106,11 +105,10 @@ func (s *StageScaleDown) result(status string, stage *release.Release, pair serv
 
 // scaleTo sets the replicas of a Deployment or StatefulSet.
 func scaleTo(ctx context.Context, env Env, w object.Ref, replicas int) error {
-	resource := map[string]string{"Deployment": "deployments", "StatefulSet": "statefulsets"}[w.Kind]
-	if resource == "" {
+	gvr, ok := scalable(w)
+	if !ok {
 		return fmt.Errorf("%s: only a Deployment or StatefulSet can be scaled", w)
 	}
-	gvr := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: resource}
 	patch := []byte(fmt.Sprintf(`{"spec":{"replicas":%d}}`, replicas))
 	_, err := env.Clients.Dynamic.Resource(gvr).Namespace(w.Namespace).Patch(ctx, w.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: apply.FieldManager})
 	if err != nil {

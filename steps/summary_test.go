@@ -61,7 +61,27 @@ func TestStepSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	canary := NewCanary(CanaryConfig{RollingConfig: RollingConfig{Release: "web", Namespace: "prod"}, Instances: "25%"}, Env{})
+	canaryNodes, err := kio.FromBytes([]byte("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web-canary, namespace: prod}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web-canary, namespace: prod}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	canaryStrategy := canary.strategy.(*canaryDeploy)
+	canaryStrategy.workload, canaryStrategy.renamed, canaryStrategy.target = canaryNodes[0], canaryNodes, 1
+	canaryRelease := &release.Release{Number: 7, Status: release.InProgress,
+		Workloads: []release.Workload{{ID: release.ResourceID{Kind: "Deployment", Name: "web-canary", Namespace: "prod"}, Revision: "1"}}}
+	canaryDelete := NewCanaryDelete(CanaryDeleteConfig{SwapConfig: SwapConfig{Release: "web", Namespace: "prod"}}, Env{})
+	scale := NewScale(ScaleConfig{Release: "web", Namespace: "prod"}, Env{})
+	scaled := &scalePlan{workload: object.Ref{Group: "apps", Kind: "Deployment", Namespace: "prod", Name: "web"}, from: 4, to: 2}
+	deleteStep := NewDelete(DeleteConfig{Release: "web", Namespace: "prod"}, Env{})
+
 	for _, tc := range []struct{ name, got string }{
+		{"canary", canary.result(&rollingPlan{previous: plan.previous, images: []string{"registry.local/web:1.3"}}, canaryRelease, nil).Summary},
+		{"canary-delete", canaryDelete.result(statusSucceeded, canaryRelease, 2, nil).Summary},
+		{"scale", scale.result(statusSucceeded, scaled, nil).Summary},
+		{"scale-refused", must(scale.failed(nil, errors.New("Deployment prod/web belongs to release prod/api, not to release prod/web: scale it with release api; nothing was changed")))},
+		{"delete", deleteStep.result(statusSucceeded, &deletePlan{by: deleteByResources, objects: 3, deleted: 2, notFound: 1}, nil).Summary},
+		{"delete-refused", must(deleteStep.failed(&deletePlan{by: deleteByResources}, errors.New("nothing was deleted:\nDeploymnet prod/web: the cluster serves no such kind: Deploymnet (check its spelling, or install its CustomResourceDefinition)")))},
 		{"bluegreen-first", bg.result(&rollingPlan{images: []string{"registry.local/web:1"}}, blue, nil).Summary},
 		{"swap-succeeded", swap.result(statusSucceeded, blue, swapPlan, nil).Summary},
 		{"swap-refused", must(swap.failed(blue, swapPlan, errors.New("service prod/web would select no ready pod (selector app=web,harness.io/color=blue, colour blue has 0 pods, none ready): nothing was changed; deploy blue again, or wait for its pods, before swapping")))},
