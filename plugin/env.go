@@ -86,8 +86,14 @@ func Load(environ, args []string) (*Settings, []string, error) {
 	// A setting that failed to parse holds its zero value; validating that
 	// value too would report the same setting twice, the second time wrongly.
 	failed := make(map[string]bool)
+	var warnings []string
 	for _, f := range fields {
 		raw := strings.TrimSpace(env[f.env])
+		if unresolved(raw, f.value(s).Kind() == reflect.Int) {
+			warnings = append(warnings, fmt.Sprintf("%s is %s, an expression the CI did not resolve: taken as unset", f.env, f.quote(raw)))
+			raw = ""
+			env[f.env] = ""
+		}
 		if raw == "" {
 			raw = f.def
 		}
@@ -127,7 +133,7 @@ func Load(environ, args []string) (*Settings, []string, error) {
 		}
 	}
 
-	warnings := unknownSettingWarnings(env, fields)
+	warnings = append(warnings, unknownSettingWarnings(env, fields)...)
 	if err := newSettingsError(problems); err != nil {
 		return nil, warnings, err
 	}
@@ -244,6 +250,26 @@ func decodeValue(v reflect.Value, raw string) error {
 	return nil
 }
 
+// unresolved reports whether raw is an expression the CI left as it was:
+// Harness's <+...> when it resolves nothing (a step output of a step that
+// never ran), Tekton's $(...) outside a Task that binds it, and, for a
+// number, the null Harness gives an expression of no value. A rollback in
+// a failure path must then skip as if the setting were unset, not exit 2.
+func unresolved(raw string, number bool) bool {
+	switch {
+	case strings.HasPrefix(raw, "<+") && strings.HasSuffix(raw, ">"):
+		return true
+	case strings.HasPrefix(raw, "$(") && strings.HasSuffix(raw, ")"):
+		return true
+	}
+	return number && (raw == "null" || raw == "<nil>")
+}
+
+// runnerSettings are PLUGIN_* variables a CI runner sets for every plugin
+// step, whatever the plugin: Harness CI's file for a step's artifact
+// metadata. They are no setting of kube-release, and not a user's typo.
+var runnerSettings = map[string]bool{"PLUGIN_ARTIFACT_FILE": true}
+
 // unknownSettingWarnings names every PLUGIN_* variable that is no setting,
 // with the closest known name when one is close enough to be a typo. A
 // misspelt setting otherwise silently takes its default.
@@ -254,7 +280,7 @@ func unknownSettingWarnings(env map[string]string, fields []settingField) []stri
 	}
 	var unknown []string
 	for name := range env {
-		if strings.HasPrefix(name, settingPrefix) && !known[name] {
+		if strings.HasPrefix(name, settingPrefix) && !known[name] && !runnerSettings[name] {
 			unknown = append(unknown, name)
 		}
 	}

@@ -3,6 +3,7 @@ package plugin
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -292,6 +293,47 @@ func TestLoadUnknownSettings(t *testing.T) {
 			t.Errorf("warnings = %q, want %q", warnings, want)
 		}
 	})
+}
+
+// The PLUGIN_* names a CI runner sets for every plugin step are no typo.
+func TestLoadRunnerSettings(t *testing.T) {
+	_, warnings, err := Load(rollingEnv("PLUGIN_ARTIFACT_FILE=/harness/artifact.json"), nil)
+	if err != nil || len(warnings) != 0 {
+		t.Fatalf("Load: %v, warnings %q", err, warnings)
+	}
+}
+
+// An expression the CI did not resolve is unset, with a warning: a
+// rollback wired to an output of a deploy that never ran skips instead of
+// exiting 2.
+func TestLoadUnresolvedExpressions(t *testing.T) {
+	for _, raw := range []string{"null", "<+pipeline.stages.deploy.spec.execution.steps.rolling.output.outputVariables.release_number>", "$(tasks.deploy.results.release_number)", "<nil>"} {
+		s, warnings, err := Load([]string{"PLUGIN_STEP=rollback", "PLUGIN_RELEASE=web", "PLUGIN_RELEASE_NUMBER=" + raw, "PLUGIN_ROLLBACK_TO=" + raw}, nil)
+		if err != nil {
+			t.Fatalf("%s: Load: %v", raw, err)
+		}
+		if s.ReleaseNumber != 0 || s.RollbackTo != 0 {
+			t.Errorf("%s: release_number %d, rollback_to %d, want unset", raw, s.ReleaseNumber, s.RollbackTo)
+		}
+		want := "PLUGIN_RELEASE_NUMBER is " + strconv.Quote(raw)
+		if len(raw) > 64 {
+			want = "PLUGIN_RELEASE_NUMBER is " + strconv.Quote(raw[:64]) + "..."
+		}
+		if len(warnings) != 2 || !strings.HasPrefix(warnings[0], want+", an expression the CI did not resolve: taken as unset") {
+			t.Errorf("%s: warnings %q", raw, warnings)
+		}
+	}
+	// A string setting may be null; a secret's expression is never shown.
+	s, warnings, err := Load(rollingEnv("PLUGIN_NAMESPACE=null", "PLUGIN_TOKEN=<+secrets.getValue(\"k8s\")>"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Namespace != "null" || s.Token != "" {
+		t.Errorf("namespace %q, token set %v", s.Namespace, s.Token != "")
+	}
+	if len(warnings) != 1 || warnings[0] != "PLUGIN_TOKEN is (hidden), an expression the CI did not resolve: taken as unset" {
+		t.Errorf("warnings %q", warnings)
+	}
 }
 
 // TestLoadSecretsNeverShown makes every check that could quote a value fail
