@@ -62,6 +62,12 @@ func run(ctx context.Context, args, environ []string, out io.Writer) (code int) 
 		fmt.Fprintln(out, build)
 		return 0
 	}
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+		if err := plugin.Help(out); err != nil {
+			return 1
+		}
+		return 0
+	}
 
 	getenv := getenvFrom(environ)
 	settings, warnings, err := plugin.Load(environ, args)

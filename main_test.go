@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"k8s.io/klog/v2"
@@ -69,5 +70,27 @@ func TestKlogGoesThroughTheLogger(t *testing.T) {
 	klog.V(8).Info(`Response Body: {"data":{"password":"aHVudGVyMg=="}}`)
 	if want := "warning: Unhandled Error: watch ended\n"; out.String() != want {
 		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// --help names every step, every setting, the exit codes and the README,
+// and exits 0 with no setting given.
+func TestHelp(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		var out bytes.Buffer
+		if code := run(context.Background(), []string{arg}, nil, &out); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", arg, code, out.String())
+		}
+		help := out.String()
+		for _, step := range plugin.KnownSteps() {
+			if !strings.Contains(help, "\n  "+string(step)+" ") {
+				t.Errorf("%s: step %s missing", arg, step)
+			}
+		}
+		for _, want := range []string{"PLUGIN_MANIFESTS", "PLUGIN_TIMEOUT\n", "[default 10m]", "Exit codes:", "  2  the settings", plugin.DocsURL} {
+			if !strings.Contains(help, want) {
+				t.Errorf("%s: help lacks %q", arg, want)
+			}
+		}
 	}
 }

@@ -75,6 +75,14 @@ func TestCheckCredentials(t *testing.T) {
 		t.Errorf("the error carries the plugin's exit code %d", coder.ExitCode())
 	}
 
+	// A plugin that is not installed, as none is in the image: exit 2,
+	// with what to do instead.
+	err = CheckCredentials(config("kubelogin-not-installed"))
+	if !errors.Is(err, ErrInvalidSettings) || err == nil || !strings.Contains(err.Error(), "executable kubelogin-not-installed not found") ||
+		!strings.Contains(err.Error(), "pass server, token and certificate_authority_data") {
+		t.Errorf("missing plugin: %v", err)
+	}
+
 	before := countRuns()
 	withToken := config(failing)
 	withToken.BearerToken = "given-token"

@@ -119,10 +119,22 @@ func CheckCredentials(cfg *rest.Config) error {
 		return resp.Body.Close()
 	}()
 	if err != nil {
-		return &connectionError{err: fmt.Errorf("the kubeconfig user's exec credential plugin (%s): %w", cfg.ExecProvider.Command, err)}
+		err = fmt.Errorf("the kubeconfig user's exec credential plugin (%s): %w", cfg.ExecProvider.Command, err)
+		if strings.Contains(err.Error(), "executable "+cfg.ExecProvider.Command+" not found") {
+			// client-go says so only in words.
+			err = fmt.Errorf("%w\n%s", err, missingPluginHint)
+		}
+		return &connectionError{err: err}
 	}
 	return nil
 }
+
+// missingPluginHint is what to do when the credential plugin is not
+// there, as it never is in the kube-release image: a scratch image holds
+// no aws, gcloud or kubelogin.
+const missingPluginHint = `hint: the kube-release image holds no cloud CLIs. Get a token in an earlier step ` +
+	`(aws eks get-token, gcloud auth print-access-token, kubelogin get-token) and pass server, token and ` +
+	`certificate_authority_data instead of the kubeconfig; see "Cloud clusters" in ` + DocsURL
 
 // noRequest answers in place of the API server, so CheckCredentials gets
 // the credentials without sending them anywhere.

@@ -149,24 +149,26 @@ type stepSpec struct {
 	// readsManifests is for a step that may be given manifests without
 	// needing them (needsManifests implies it).
 	readsManifests bool
+	// summary is the step's line in --help.
+	summary string
 }
 
 // stepSpecs is a function, not a variable, so that no caller can change the
 // table under another.
 func stepSpecs() []stepSpec {
 	return []stepSpec{
-		{step: StepRolling, needsRelease: true, needsManifests: true},
-		{step: StepRollback, needsRelease: true},
-		{step: StepApply, needsManifests: true},
-		{step: StepDiff, needsManifests: true},
-		{step: StepHistory, needsRelease: true},
-		{step: StepBlueGreen, needsRelease: true, needsManifests: true},
-		{step: StepSwap, needsRelease: true},
-		{step: StepStageScaleDown, needsRelease: true},
-		{step: StepCanary, needsRelease: true, needsManifests: true},
-		{step: StepCanaryDelete, needsRelease: true},
-		{step: StepScale, needsRelease: true},
-		{step: StepDelete, readsManifests: true},
+		{step: StepRolling, needsRelease: true, needsManifests: true, summary: "render, version config, apply, wait for steady state, record the release"},
+		{step: StepRollback, needsRelease: true, summary: "return the workloads to the last successful release (swap back, delete a canary)"},
+		{step: StepApply, needsManifests: true, summary: "apply manifests, optionally wait; no release bookkeeping"},
+		{step: StepDiff, needsManifests: true, summary: "show what an apply would change (exit 3 with detailed_exitcode)"},
+		{step: StepHistory, needsRelease: true, summary: "list the release history, both formats"},
+		{step: StepBlueGreen, needsRelease: true, needsManifests: true, summary: "blue/green stage deploy of the one workload to the idle colour"},
+		{step: StepSwap, needsRelease: true, summary: "route users to the stage colour: exchange the two Services' selectors"},
+		{step: StepStageScaleDown, needsRelease: true, summary: "scale the stage colour to 0 and delete its HPAs and PDBs"},
+		{step: StepCanary, needsRelease: true, needsManifests: true, summary: "deploy <name>-canary beside the stable workload, sized by instances"},
+		{step: StepCanaryDelete, needsRelease: true, summary: "delete the canary objects"},
+		{step: StepScale, needsRelease: true, summary: "scale a workload of the release to instances, then wait"},
+		{step: StepDelete, readsManifests: true, summary: "delete objects by name, by the release's history, or by manifests"},
 	}
 }
 
