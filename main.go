@@ -77,20 +77,26 @@ func run(ctx context.Context, args, environ []string, out io.Writer) (code int) 
 	// stderr whatever log_level says; they go through the one logger.
 	klog.SetLogger(logging.Klog(log))
 	rest.SetDefaultWarningHandler(logging.NewAPIWarnings(log))
-	if settings != nil && logOpts.GitHubActions {
+	if logOpts.GitHubActions {
 		// First of all, so that GitHub hides the secrets from every line
-		// after, this step's and later steps'. Only GitHub takes masks:
-		// elsewhere there is nothing to compute.
-		if err := logging.Mask(log, settings.MaskValues()...); err != nil {
+		// after, this step's and later steps', even when the settings are
+		// invalid. Only GitHub takes masks: elsewhere there is nothing to
+		// compute.
+		if err := logging.Mask(log, plugin.MaskValuesFrom(environ)...); err != nil {
 			log.Error(err)
 			return 1
 		}
 	}
+	spell := func(msg string) string { return msg }
+	if logOpts.GitHubActions {
+		// A workflow sets inputs, not PLUGIN_* variables.
+		spell = plugin.AsInputs
+	}
 	for _, w := range warnings {
-		log.Warn(w)
+		log.Warn(spell(w))
 	}
 	if err != nil {
-		log.Error(err)
+		log.Error(spell(err.Error()))
 		return 2
 	}
 

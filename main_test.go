@@ -94,3 +94,35 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// Under GitHub Actions the secrets are masked before anything can fail,
+// and a settings error names the inputs as the workflow spells them.
+func TestGitHubSettingsErrors(t *testing.T) {
+	var out bytes.Buffer
+	code := run(context.Background(), nil, []string{
+		"GITHUB_ACTIONS=true", "PLUGIN_STEP=rolling", "PLUGIN_TOKEN=t0ken-v4lue", "PLUGIN_SERVER=https://k8s.test", "PLUGIN_ROLLBACK_TO=2",
+	}, &out)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, out.String())
+	}
+	log := out.String()
+	if !strings.HasPrefix(log, "::add-mask::t0ken-v4lue\n") {
+		t.Errorf("the token is not masked first:\n%s", log)
+	}
+	for _, want := range []string{"release: required for step \"rolling\"", "manifests: required for step \"rolling\"", "rollback_to: applies only to step \"rollback\""} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "PLUGIN_") || strings.Count(log, "t0ken-v4lue") != 1 {
+		t.Errorf("environment names or the token in the log:\n%s", log)
+	}
+}
+
+func TestAsInputs(t *testing.T) {
+	got := plugin.AsInputs("PLUGIN_DELETE_NAMESPACE: goes only with PLUGIN_DELETE_RELEASE_OBJECTS; PLUGIN_NOPE and MY_PLUGIN_X stay")
+	want := "delete_namespace: goes only with delete_release_objects; PLUGIN_NOPE and MY_PLUGIN_X stay"
+	if got != want {
+		t.Errorf("AsInputs = %q\nwant      %q", got, want)
+	}
+}

@@ -61,3 +61,23 @@ func kubeconfigMaskValues(data Secret) []string {
 	}
 	return values
 }
+
+// MaskValuesFrom is MaskValues of the secret settings in environ as they
+// are, whether or not the settings load: the masks must be out before the
+// first line that could fail, and a kubeconfig_data that does not parse is
+// still masked as the text it is.
+func MaskValuesFrom(environ []string) []string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if key, value, ok := strings.Cut(kv, "="); ok {
+			env[key] = value
+		}
+	}
+	var s Settings
+	for _, f := range settingFields() {
+		if f.secret {
+			f.value(&s).SetString(strings.TrimSpace(env[f.env]))
+		}
+	}
+	return s.MaskValues()
+}
