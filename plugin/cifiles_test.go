@@ -3,7 +3,6 @@ package plugin
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -124,12 +123,10 @@ func TestActionYAML(t *testing.T) {
 	if a.Runs.Using != "docker" {
 		t.Errorf("runs.using = %q, want docker", a.Runs.Using)
 	}
-	// GitHub builds the image only from a path ending in "Dockerfile"; any
-	// other value is taken for an image name.
-	if !strings.HasSuffix(a.Runs.Image, "Dockerfile") {
-		t.Errorf("runs.image = %q: GitHub builds only a path that ends in Dockerfile", a.Runs.Image)
-	} else if _, err := os.Stat(filepath.Join(filepath.Dir(actionPath), a.Runs.Image)); err != nil {
-		t.Errorf("runs.image: %v", err)
+	// The published image, not a build on every job; root, as GitHub runs
+	// docker actions.
+	if a.Runs.Image != "docker://"+publishedRepo+":v1-root" {
+		t.Errorf("runs.image = %q, want the published root variant docker://%s:v1-root", a.Runs.Image, publishedRepo)
 	}
 
 	skip := omitted(actionPath)
@@ -190,8 +187,8 @@ func TestTektonTask(t *testing.T) {
 		t.Fatalf("%d steps, want 1", len(task.Spec.Steps))
 	}
 	step := task.Spec.Steps[0]
-	if step.Image != "$(params.image)" || !slices.Equal(step.Command, []string{"/kube-release"}) {
-		t.Errorf("step runs %s %q, want $(params.image) [/kube-release]", step.Image, step.Command)
+	if step.Image != "$(params.kube_release_image)" || !slices.Equal(step.Command, []string{"/kube-release"}) {
+		t.Errorf("step runs %s %q, want $(params.kube_release_image) [/kube-release]", step.Image, step.Command)
 	}
 
 	skip := omitted(taskPath)
@@ -427,5 +424,45 @@ func TestDronePipeline(t *testing.T) {
 		if !slices.Contains(names, want) {
 			t.Errorf("no %s step in %q", want, names)
 		}
+	}
+}
+
+// publishedRepo is where .drone.yml publishes the image.
+const publishedRepo = "ghcr.io/kube-release/kube-release"
+
+// Every image tag the README, action.yml and tekton/ name is one that
+// .drone.yml publishes: vMAJOR, vMAJOR.MINOR or vMAJOR.MINOR.PATCH, with
+// -root for the GitHub action; never latest, and no auto_tag, which
+// publishes tags without the v.
+func TestImageTags(t *testing.T) {
+	drone, err := os.ReadFile("../.drone.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(drone), "auto_tag:") {
+		t.Error(".drone.yml uses auto_tag, which publishes 1, 1.2, 1.2.3: tags no file names")
+	}
+	for _, tag := range []string{"${DRONE_TAG}", "${DRONE_TAG%.*}", "${DRONE_TAG%%.*}", "${DRONE_TAG}-root", "${DRONE_TAG%.*}-root", "${DRONE_TAG%%.*}-root"} {
+		if !strings.Contains(string(drone), "        - "+tag+"\n") {
+			t.Errorf(".drone.yml does not publish the tag %s", tag)
+		}
+	}
+	published := regexp.MustCompile(`^v[0-9]+(\.[0-9]+){0,2}(-root)?$`)
+	named := regexp.MustCompile(regexp.QuoteMeta(publishedRepo) + `:([A-Za-z0-9_.${}-]+)`)
+	found := 0
+	for _, path := range []string{"../README.md", "../action.yml", "../tekton/task.yaml", "../tekton/pipeline-example.yaml", "../tekton/pipelinerun-example.yaml"} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range named.FindAllStringSubmatch(string(data), -1) {
+			found++
+			if !published.MatchString(m[1]) {
+				t.Errorf("%s names the image tag %q, which .drone.yml does not publish (it publishes vX, vX.Y, vX.Y.Z and their -root)", path, m[1])
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no file names the image")
 	}
 }

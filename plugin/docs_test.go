@@ -90,7 +90,7 @@ func omitted(file string) map[string]string {
 
 // tektonExtraParams are the Task params that are no setting.
 func tektonExtraParams() map[string]string {
-	return map[string]string{"image": "the kube-release image the step runs"}
+	return map[string]string{"kube_release_image": "the kube-release image the step runs"}
 }
 
 // tektonResultsDir is where a Task's results go: $(results.<name>.path) is
