@@ -5,28 +5,38 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"strconv"
 	"strings"
 	"text/template"
 
+	"github.com/Masterminds/sprig/v3"
 	"sigs.k8s.io/yaml"
 )
 
-// funcs is a new map on every call, so no caller can change another's.
-// Names and argument order follow Sprig's (as Helm and Harness templates
-// use them), so templates written for either keep working; Sprig itself is
-// not a dependency because it brings ~15 modules for this dozen helpers,
-// and functions such as env and expandenv that a deploy step must not offer.
+// funcs is the template functions, a new map on every call, so no caller
+// can change another's: the whole of Sprig, as Helm and Harness templates
+// use it, but for what a deploy step must not offer (env and expandenv
+// read the CI runner's environment, its secrets included; getHostByName
+// reaches the network); Helm's toYaml, fromYaml, required, include and tpl
+// (include and tpl are bound to the template by bind); and the helpers
+// written here before Sprig was a dependency, which keep their exact
+// output (Sprig's own quote and toJson, for one, differ on nil).
 func funcs() template.FuncMap {
-	return template.FuncMap{
+	m := sprig.TxtFuncMap()
+	for _, name := range []string{"env", "expandenv", "getHostByName"} {
+		delete(m, name)
+	}
+	maps.Copy(m, template.FuncMap{
 		"default":  defaultFunc,
 		"required": required,
 		"dig":      dig,
 		"quote":    quote,
 		"squote":   squote,
 		"toYaml":   toYAML,
+		"fromYaml": fromYAML,
 		"toJson":   toJSON,
 		"indent":   indent,
 		"nindent":  nindent,
@@ -36,7 +46,66 @@ func funcs() template.FuncMap {
 		"upper":    func(v any) string { return strings.ToUpper(str(v)) },
 		"lower":    func(v any) string { return strings.ToLower(str(v)) },
 		"trim":     func(v any) string { return strings.TrimSpace(str(v)) },
+		// Defined for Parse; bind gives them the template.
+		"include": func(string, any) (string, error) { return "", errors.New("include: not bound") },
+		"tpl":     func(string, any) (string, error) { return "", errors.New("tpl: not bound") },
+	})
+	return m
+}
+
+// maxIncludeDepth bounds include and tpl nesting, as Helm's does: a
+// template that includes itself fails instead of exhausting the stack.
+const maxIncludeDepth = 1000
+
+// bind gives include and tpl the template they run in: include executes
+// one of its named templates ({{define}}) to a string, tpl executes a
+// string as a template with the same functions and named templates.
+func bind(tmpl *template.Template) {
+	depth := 0
+	enter := func(what string) error {
+		if depth++; depth > maxIncludeDepth {
+			return fmt.Errorf("%s: nested more than %d deep: does a template include itself?", what, maxIncludeDepth)
+		}
+		return nil
 	}
+	tmpl.Funcs(template.FuncMap{
+		"include": func(name string, data any) (string, error) {
+			defer func() { depth-- }()
+			if err := enter("include " + strconv.Quote(name)); err != nil {
+				return "", err
+			}
+			var b strings.Builder
+			err := tmpl.ExecuteTemplate(&b, name, data)
+			return b.String(), err
+		},
+		"tpl": func(text string, data any) (string, error) {
+			defer func() { depth-- }()
+			if err := enter("tpl"); err != nil {
+				return "", err
+			}
+			t, err := tmpl.Clone()
+			if err != nil {
+				return "", err
+			}
+			if t, err = t.New("tpl").Parse(text); err != nil {
+				return "", fmt.Errorf("tpl: %w", err)
+			}
+			var b strings.Builder
+			err = t.Execute(&b, data)
+			return b.String(), err
+		},
+	})
+}
+
+// fromYAML is Helm's fromYaml: the map a YAML document holds; a document
+// that does not parse gives a map whose "Error" says why, as Helm's does,
+// so templates written for Helm behave the same.
+func fromYAML(s string) map[string]any {
+	m := map[string]any{}
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		m["Error"] = err.Error()
+	}
+	return m
 }
 
 // defaultFunc is `value | default fallback`: fallback when value is empty

@@ -82,6 +82,7 @@ func (r *Renderer) RenderContext(ctx context.Context, path string, content []byt
 	if err != nil {
 		return nil, templateError(path, err)
 	}
+	bind(tmpl)
 	out := &boundedBuffer{ctx: ctx, max: MaxOutput}
 	done := make(chan error, 1)
 	go func() { done <- tmpl.Execute(out, r.data) }()

@@ -282,3 +282,70 @@ func TestRenderBounded(t *testing.T) {
 		t.Errorf("endless loop: %v\nwant %s", err, want)
 	}
 }
+
+// A template written for Harness (or Helm) with Sprig's functions and
+// Helm's include, tpl, fromYaml and required renders as it does there.
+func TestRenderSprigAndHelmFunctions(t *testing.T) {
+	content, err := os.ReadFile(filepath.Join("testdata", "harness-sprig.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := map[string]any{
+		"name": "storefront-web", "mode": "live", "image": "registry.local/web:1.4", "replicas": 2,
+		"kubeVersion": "1.34.4", "hostTemplate": "{{ .Release.Name }}.{{ .Release.Namespace }}.svc",
+		"extraConfig": "minReady: 5\n",
+	}
+	out, err := New(values, Release{Name: "shop", Namespace: "prod", Number: 3}).Render("harness-sprig.yaml", content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: storefront
+  labels:
+    app: storefront
+    release: shop
+  annotations:
+    checksum/config: 01ed106f5864
+    image: registry.local/web-1.4
+spec:
+  replicas: 2
+  minReadySeconds: 5
+  template:
+    spec:
+      containers:
+      - name: storefront
+        image: registry.local/web:1.4
+        ports:
+        - containerPort: 80
+        - containerPort: 443
+        env:
+        - {name: HOST, value: "shop.prod.svc"}
+        - {name: MODE, value: "LIVE"}
+`
+	if string(out) != want {
+		t.Errorf("rendered:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// What a deploy step must not offer is not there: the runner's
+// environment (its secrets) and the network. A template that includes
+// itself fails instead of exhausting the stack.
+func TestRenderRefusesUnsafeFunctions(t *testing.T) {
+	r := New(nil, Release{Name: "shop"})
+	for _, name := range []string{"env", "expandenv", "getHostByName"} {
+		_, err := r.Render("t.yaml", []byte(`a: {{ `+name+` "HOME" }}`))
+		if err == nil || !strings.Contains(err.Error(), `function "`+name+`" not defined`) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	_, err := r.Render("t.yaml", []byte(`{{ define "loop" }}{{ include "loop" . }}{{ end }}{{ include "loop" . }}`))
+	if err == nil || !strings.Contains(err.Error(), "nested more than 1000 deep") {
+		t.Errorf("self-include: %v", err)
+	}
+	_, err = New(map[string]any{"image": ""}, Release{Name: "shop"}).Render("t.yaml", []byte(`a: {{ required "set .Values.image" .Values.image }}`))
+	if err == nil || !strings.Contains(err.Error(), "set .Values.image") {
+		t.Errorf("required: %v", err)
+	}
+}
