@@ -47,6 +47,7 @@ const (
 	envValues                    = "PLUGIN_VALUES"
 	envSkipRendering             = "PLUGIN_SKIP_RENDERING"
 	envImages                    = "PLUGIN_IMAGES"
+	envImagePullSecrets          = "PLUGIN_IMAGE_PULL_SECRETS"
 	envSkipDryRun                = "PLUGIN_SKIP_DRY_RUN"
 	envCreateNamespace           = "PLUGIN_CREATE_NAMESPACE"
 	envTakeOwnership             = "PLUGIN_TAKE_OWNERSHIP"

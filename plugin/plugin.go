@@ -187,7 +187,7 @@ func (s *Settings) step(namespace string, env steps.Env) (steps.Step, error) {
 
 // renderConfig narrows the settings to how manifests are rendered.
 func (s *Settings) renderConfig() steps.RenderConfig {
-	return steps.RenderConfig{Values: s.Values, SkipRendering: bool(s.SkipRendering), Images: s.Images}
+	return steps.RenderConfig{Values: s.Values, SkipRendering: bool(s.SkipRendering), Images: s.Images, ImagePullSecrets: s.ImagePullSecrets}
 }
 
 func writeResult(w OutputWriter, result steps.Result, log logrus.FieldLogger) error {

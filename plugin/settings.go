@@ -32,6 +32,8 @@ type Settings struct {
 	SkipRendering Bool `envconfig:"PLUGIN_SKIP_RENDERING" desc:"rolling, bluegreen, canary, apply, diff, delete: do not execute the manifests as Go templates"`
 	// Images override the images of the workloads' containers.
 	Images List `envconfig:"PLUGIN_IMAGES" desc:"rolling, bluegreen, canary, apply, diff, delete: image overrides, name=image or image (e.g. registry.local/web=registry.local/web:1.4.2 or nginx:1.27), for every container and init container"`
+	// ImagePullSecrets are added to every pod spec.
+	ImagePullSecrets List `envconfig:"PLUGIN_IMAGE_PULL_SECRETS" desc:"rolling, bluegreen, canary, apply, diff: names of Secrets of type kubernetes.io/dockerconfigjson to add to every pod spec's imagePullSecrets, separated by commas"`
 	// Timeout bounds the whole step, waiting for steady state included.
 	Timeout time.Duration `envconfig:"PLUGIN_TIMEOUT" default:"10m" desc:"how long the step may take, as a Go duration (e.g. 10m)"`
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kube-release/kube-release/internal/manifest"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kube-release/kube-release/steps"
 )
@@ -26,6 +27,11 @@ func (s *Settings) checkRendering(spec stepSpec, known bool) []Problem {
 			}
 		}
 	}
+	for _, name := range s.ImagePullSecrets {
+		if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+			add(envImagePullSecrets, "%q is not a Secret name: %s", name, strings.Join(msgs, "; "))
+		}
+	}
 	if len(s.Values) > 0 && s.SkipRendering {
 		add(envValues, "not used with %s: the manifests are not rendered as templates", envSkipRendering)
 	}
@@ -33,7 +39,7 @@ func (s *Settings) checkRendering(spec stepSpec, known bool) []Problem {
 		for _, set := range []struct {
 			env string
 			on  bool
-		}{{envValues, len(s.Values) > 0}, {envSkipRendering, bool(s.SkipRendering)}, {envImages, len(s.Images) > 0}} {
+		}{{envValues, len(s.Values) > 0}, {envSkipRendering, bool(s.SkipRendering)}, {envImages, len(s.Images) > 0}, {envImagePullSecrets, len(s.ImagePullSecrets) > 0}} {
 			if set.on {
 				add(set.env, "applies only to the steps that read manifests (%s, %s, %s, %s, %s, %s), not %q", StepRolling, StepBlueGreen, StepCanary, StepApply, StepDiff, StepDelete, s.Step)
 			}

@@ -67,6 +67,11 @@ func TestValidateStrategySteps(t *testing.T) {
 			want: []string{`PLUGIN_DELETE_NAMESPACE: goes only with PLUGIN_DELETE_RELEASE_OBJECTS`}},
 		{name: "resources elsewhere", modify: func(s *Settings) { s.Resources = List{"ConfigMap/a"} },
 			want: []string{`PLUGIN_RESOURCES: applies only to step "delete", not "rolling"`}},
+		{name: "image pull secrets", modify: func(s *Settings) { s.ImagePullSecrets = List{"registry", "mirror.example"} }},
+		{name: "image pull secret not a name", modify: func(s *Settings) { s.ImagePullSecrets = List{"Registry_Creds"} },
+			want: []string{`PLUGIN_IMAGE_PULL_SECRETS: "Registry_Creds" is not a Secret name: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
+		{name: "image pull secrets on rollback", modify: func(s *Settings) { s.Step, s.Manifests, s.ImagePullSecrets = StepRollback, nil, List{"registry"} },
+			want: []string{`PLUGIN_IMAGE_PULL_SECRETS: applies only to the steps that read manifests (rolling, bluegreen, canary, apply, diff, delete), not "rollback"`}},
 		{name: "diff on delete", modify: func(s *Settings) { s.Step, s.Diff = StepDelete, true },
 			want: []string{`PLUGIN_DIFF: applies only to steps "rolling", "bluegreen", "canary" and "apply", not "delete"`}},
 	}

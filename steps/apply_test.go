@@ -284,3 +284,19 @@ func TestApplyKustomizeOverlay(t *testing.T) {
 	}
 	f.assertLog("Deployment/" + f.namespace + "/prod-shop ready at revision 1")
 }
+
+// image_pull_secrets reach the pod spec of what is deployed.
+func TestApplyImagePullSecrets(t *testing.T) {
+	f := newFixture(t)
+	dir := writeManifests(t, map[string]string{"app.yaml": deletable("pull")})
+	if _, err := f.apply(ApplyConfig{Manifests: []string{dir}, Render: RenderConfig{ImagePullSecrets: []string{"registry", "mirror"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range f.deployment("pull-web").Spec.Template.Spec.ImagePullSecrets {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "registry,mirror" {
+		t.Errorf("imagePullSecrets = %v, want registry, mirror", names)
+	}
+}

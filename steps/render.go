@@ -26,6 +26,9 @@ type RenderConfig struct {
 	// Images are image overrides, "name=image" or "image" (see
 	// manifest.ParseImageOverrides), applied to every workload.
 	Images []string
+	// ImagePullSecrets are added to every pod spec (see
+	// manifest.PullSecretsFilter).
+	ImagePullSecrets []string
 }
 
 // isValuesFile tells a values file by its name: values.yaml or values.yml,
@@ -70,6 +73,9 @@ func renderManifests(ctx context.Context, env Env, patterns []string, namespace 
 	}
 	if nodes, err = overrideImages(env.Log, nodes, overrides); err != nil {
 		return nil, err
+	}
+	if nodes, err = (manifest.PullSecretsFilter{Names: cfg.ImagePullSecrets}).Filter(nodes); err != nil {
+		return nil, fmt.Errorf("image_pull_secrets: %w", err)
 	}
 	logObjects(env.Log, nodes)
 	return nodes, nil
