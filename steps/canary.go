@@ -234,13 +234,28 @@ func canaryObjects(s *stored) []object.Ref {
 			add(id.Ref())
 		}
 	}
+	// An HPA or PDB of the canary exists only if the release has one of
+	// its kind: looking for the others would need permissions a release
+	// without them is not granted.
+	kinds := map[string]bool{}
+	for _, id := range s.Resources {
+		kinds[id.Kind] = true
+	}
+	if recorded, err := releaseObjects(s.Release, s.declarative); err == nil {
+		for _, r := range recorded {
+			kinds[r.Kind] = true
+		}
+	}
 	for _, w := range workloadsOf(s) {
 		if strings.HasSuffix(w.Name, canarySuffix) {
 			continue
 		}
 		add(object.Ref{Kind: w.Kind, Namespace: w.Namespace, Name: w.Name + canarySuffix})
-		add(object.Ref{Kind: "HorizontalPodAutoscaler", Namespace: w.Namespace, Name: w.Name + canarySuffix})
-		add(object.Ref{Kind: "PodDisruptionBudget", Namespace: w.Namespace, Name: w.Name + canarySuffix})
+		for _, kind := range []string{"HorizontalPodAutoscaler", "PodDisruptionBudget"} {
+			if kinds[kind] {
+				add(object.Ref{Kind: kind, Namespace: w.Namespace, Name: w.Name + canarySuffix})
+			}
+		}
 	}
 	return refs
 }
