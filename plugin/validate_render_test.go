@@ -10,11 +10,7 @@ import (
 // skip_rendering, images), diff and history output, as TestValidate does
 // the others: from a valid rolling deploy, one change per case.
 func TestValidateRendering(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*Settings)
-		want   []string // problems; none means valid
-	}{
+	tests := []validateCase{
 		{name: "apply with values, images and diff", modify: func(s *Settings) {
 			s.Step, s.Values, s.Images, s.Diff = StepApply, List{"values.yaml", "prod.values.yaml"}, List{"registry.local/web=registry.local/web:2", "nginx:1.27"}, true
 		}},
@@ -69,21 +65,7 @@ func TestValidateRendering(t *testing.T) {
 			modify: func(s *Settings) { s.Step, s.Output = StepHistory, "yaml" },
 			want:   []string{`PLUGIN_OUTPUT: unknown format "yaml": want text or json`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := DefaultSettings()
-			s.Step, s.Release, s.Manifests = StepRolling, "web", List{"k8s/"}
-			tt.modify(&s)
-			err := s.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			wantProblems(t, err, tt.want...)
-		})
-	}
+	runValidateCases(t, tests)
 }
 
 // An output setting in any case is accepted, as the other enumerations are.

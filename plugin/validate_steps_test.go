@@ -6,11 +6,7 @@ import "testing"
 // the step needs them, refused anywhere else, and bad values named by
 // their setting.
 func TestValidateStrategySteps(t *testing.T) {
-	tests := []struct {
-		name   string
-		modify func(*Settings)
-		want   []string
-	}{
+	tests := []validateCase{
 		{name: "canary by percentage", modify: func(s *Settings) { s.Step, s.Instances = StepCanary, "25%" }},
 		{name: "canary by count", modify: func(s *Settings) { s.Step, s.Instances = StepCanary, "2" }},
 		{name: "canary without instances", modify: func(s *Settings) { s.Step = StepCanary },
@@ -75,19 +71,5 @@ func TestValidateStrategySteps(t *testing.T) {
 		{name: "diff on delete", modify: func(s *Settings) { s.Step, s.Diff = StepDelete, true },
 			want: []string{`PLUGIN_DIFF: applies only to steps "rolling", "bluegreen", "canary" and "apply", not "delete"`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := DefaultSettings()
-			s.Step, s.Release, s.Manifests = StepRolling, "web", List{"k8s/"}
-			tt.modify(&s)
-			err := s.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			wantProblems(t, err, tt.want...)
-		})
-	}
+	runValidateCases(t, tests)
 }

@@ -15,11 +15,7 @@ func TestValidate(t *testing.T) {
 	caData := base64.StdEncoding.EncodeToString(ca.pem)
 	kubeconfig := kubeconfigYAML(ca, "https://one.test:6443", "tok-one")
 
-	tests := []struct {
-		name   string
-		modify func(*Settings)
-		want   []string // problems; none means valid
-	}{
+	tests := []validateCase{
 		{name: "rolling minimal", modify: func(s *Settings) {}},
 		{name: "rolling needs release and manifests",
 			modify: func(s *Settings) { s.Release, s.Manifests = "", nil },
@@ -150,21 +146,7 @@ func TestValidate(t *testing.T) {
 			modify: func(s *Settings) { s.InsecureSkipTLSVerify, s.CertificateAuthorityData = true, caData },
 			want:   []string{`PLUGIN_INSECURE_SKIP_TLS_VERIFY: cannot be combined with PLUGIN_CERTIFICATE_AUTHORITY_DATA: verify the server with the CA, or skip verification`}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := DefaultSettings()
-			s.Step, s.Release, s.Manifests = StepRolling, "web", List{"k8s/"}
-			tt.modify(&s)
-			err := s.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			wantProblems(t, err, tt.want...)
-		})
-	}
+	runValidateCases(t, tests)
 }
 
 func TestValidateEverythingAtOnce(t *testing.T) {
@@ -205,5 +187,32 @@ func TestValidateSecretsNeverShown(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Errorf("error shows a secret:\n%v", err)
+	}
+}
+
+// validateCase is one change to a valid rolling deploy's settings, and the
+// problems Validate must report for it (none: still valid).
+type validateCase struct {
+	name   string
+	modify func(*Settings)
+	want   []string
+}
+
+func runValidateCases(t *testing.T, tests []validateCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := DefaultSettings()
+			s.Step, s.Release, s.Manifests = StepRolling, "web", List{"k8s/"}
+			tt.modify(&s)
+			err := s.Validate()
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			wantProblems(t, err, tt.want...)
+		})
 	}
 }
