@@ -161,17 +161,7 @@ func (d *Delete) run(ctx context.Context, plan *deletePlan) (Result, error) {
 	if err != nil {
 		return d.failed(plan, err)
 	}
-	if d.cfg.Release == "" {
-		// No release to protect the others from: what was named goes.
-		var deleted []apply.Change
-		deleted, err = applier.Delete(ctx, existing, apply.DeleteOptions{})
-		for _, c := range deleted {
-			log.Infof("%s deleted", c.Ref)
-		}
-		plan.deleted = len(deleted)
-	} else {
-		plan.deleted, err = deleteReported(ctx, d.env, applier, existing, owner{Namespace: d.cfg.Namespace, Name: d.cfg.Release}, "%s deleted")
-	}
+	plan.deleted, err = deleteReported(ctx, d.env, applier, existing, owner{Namespace: d.cfg.Namespace, Name: d.cfg.Release}, "%s deleted")
 	if err != nil {
 		return d.failed(plan, fmt.Errorf("delete: %w", err))
 	}

@@ -124,9 +124,13 @@ func waitSteady(ctx context.Context, env Env, workloads []object.Ref, failFast b
 // release's, logging each deletion with format (a printf format of the
 // object, such as "Pruned %s"), and returns how many it deleted.
 func deleteReported(ctx context.Context, env Env, applier *apply.Applier, refs []object.Ref, o owner, format string) (int, error) {
-	refs, err := spare(ctx, env, applier, refs, o)
-	if err != nil || len(refs) == 0 {
-		return 0, err
+	if o.Name != "" {
+		// With no release (delete without one) there is none to spare
+		// the others from: what was named goes.
+		var err error
+		if refs, err = spare(ctx, env, applier, refs, o); err != nil || len(refs) == 0 {
+			return 0, err
+		}
 	}
 	deleted, err := applier.Delete(ctx, refs, apply.DeleteOptions{})
 	for _, c := range deleted {

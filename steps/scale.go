@@ -144,11 +144,11 @@ func (s *Scale) run(ctx context.Context, w object.Ref, count instances) (Result,
 // live reads the workload; one that does not exist is an error that says
 // so.
 func (s *Scale) live(ctx context.Context, w object.Ref) (*unstructured.Unstructured, error) {
-	m, err := s.env.Clients.Mapper.RESTMapping(w.GroupKind())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", w.Subject(), err)
+	gvr, ok := scalable(w)
+	if !ok {
+		return nil, fmt.Errorf("%s: only a Deployment or StatefulSet can be scaled", w.Subject())
 	}
-	live, err := s.env.Clients.Dynamic.Resource(m.Resource).Namespace(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
+	live, err := s.env.Clients.Dynamic.Resource(gvr).Namespace(w.Namespace).Get(ctx, w.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, fmt.Errorf("%s does not exist, so it cannot be scaled; nothing was changed", w.Subject())
 	}
